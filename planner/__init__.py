@@ -1,0 +1,51 @@
+"""planner: who can walk to a community facility within 15 minutes, and where the next should go."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from planner.coverage import Coverage, compute_coverage
+from planner.errors import InputError, NetworkError, PlannerError, SolverError
+from planner.inputs import (
+    age_shares_from_census,
+    apply_age_shares,
+    merge_duplicate_facilities,
+    read_boundary,
+    read_districts,
+    read_facilities,
+    read_population,
+)
+from planner.kinds import DEFAULT_KINDS, FacilityKind
+from planner.network import Snapped, WalkNetwork
+from planner.outputs import write_layer, write_run_record, write_table
+from planner.study import StudyArea
+
+try:
+    __version__ = version("planner")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "DEFAULT_KINDS",
+    "Coverage",
+    "FacilityKind",
+    "InputError",
+    "NetworkError",
+    "PlannerError",
+    "Snapped",
+    "SolverError",
+    "StudyArea",
+    "WalkNetwork",
+    "__version__",
+    "age_shares_from_census",
+    "apply_age_shares",
+    "compute_coverage",
+    "merge_duplicate_facilities",
+    "read_boundary",
+    "read_districts",
+    "read_facilities",
+    "read_population",
+    "write_layer",
+    "write_run_record",
+    "write_table",
+]

@@ -1,0 +1,115 @@
+"""Private checks shared by the readers and the public functions: one message format."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import InputError
+
+
+def _where(source: str | None) -> str:
+    return f" ({source})" if source else ""
+
+
+def _rows(index: Iterable[Any], limit: int = 8) -> str:
+    """Show at most `limit` row labels so messages stay one line."""
+    items = list(index)
+    shown = ", ".join(str(i) for i in items[:limit])
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return f"[{shown}{more}]"
+
+
+def check_columns(
+    df: pd.DataFrame, columns: Sequence[str], name: str, *, source: str | None = None
+) -> None:
+    """Raise InputError listing every missing column and the columns that exist."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        have = [c for c in df.columns if c != "geometry"]
+        msg = f"{name}{_where(source)} is missing column(s) {missing}; it has {have}."
+        raise InputError(msg)
+
+
+def check_unique_index(df: pd.DataFrame, name: str, *, source: str | None = None) -> None:
+    """Raise InputError when index labels repeat, naming them."""
+    dup = df.index[df.index.duplicated()].unique()
+    if len(dup):
+        msg = (
+            f"{name}{_where(source)} has duplicate ids {_rows(dup)}; "
+            "give every row a unique id."
+        )
+        raise InputError(msg)
+
+
+def check_projected_crs(crs: Any, name: str, *, source: str | None = None) -> None:
+    """Raise InputError for a missing or geographic CRS (metres are needed)."""
+    if crs is None:
+        msg = f"{name}{_where(source)} has no CRS; declare one (e.g. EPSG:4326) in the file."
+        raise InputError(msg)
+    if not crs.is_projected:
+        msg = (
+            f"{name}{_where(source)} is in a geographic CRS ({crs.to_string()}); "
+            "reproject to a metric CRS first (e.g. gdf.to_crs(gdf.estimate_utm_crs()))."
+        )
+        raise InputError(msg)
+
+
+def check_same_crs(a: Any, b: Any, name_a: str, name_b: str) -> None:
+    """Raise InputError when two layers are not in the same CRS."""
+    if a is None or b is None or not a.equals(b):
+        sa = a.to_string() if a is not None else None
+        sb = b.to_string() if b is not None else None
+        msg = f"{name_a} ({sa}) and {name_b} ({sb}) must share one CRS; reproject one of them."
+        raise InputError(msg)
+
+
+def check_numeric_nonnegative(
+    df: pd.DataFrame, column: str, name: str, *, source: str | None = None
+) -> None:
+    """Raise InputError naming the rows where `column` is non-numeric, NaN or negative."""
+    values = pd.to_numeric(df[column], errors="coerce")
+    bad_text = df.index[values.isna() & df[column].notna()]
+    if len(bad_text):
+        msg = (
+            f"{name}{_where(source)} column {column!r} has non-numeric values in rows "
+            f"{_rows(bad_text)}; use numbers only."
+        )
+        raise InputError(msg)
+    nan = df.index[values.isna()]
+    if len(nan):
+        msg = (
+            f"{name}{_where(source)} column {column!r} is empty (NaN) in rows {_rows(nan)}; "
+            "fill them (0 if nobody lives there) or drop the rows."
+        )
+        raise InputError(msg)
+    neg = df.index[values.to_numpy() < 0]
+    if len(neg):
+        msg = (
+            f"{name}{_where(source)} column {column!r} is negative in rows {_rows(neg)}; "
+            "counts of people cannot be negative."
+        )
+        raise InputError(msg)
+
+
+def check_in_range(
+    value: float, name: str, low: float, high: float, *, integer: bool = False
+) -> None:
+    """Raise ValueError when a numeric option is out of its range (or not an integer)."""
+    if integer and (isinstance(value, bool) or not float(value).is_integer()):
+        msg = f"{name} must be a whole number; got {value!r}."
+        raise ValueError(msg)
+    if not (np.isfinite(value) and low <= value <= high):
+        msg = f"{name} must be between {low} and {high}; got {value!r}."
+        raise ValueError(msg)
+
+
+def check_choice(value: Any, name: str, options: Iterable[Any]) -> None:
+    """Raise ValueError when `value` is not one of `options`."""
+    opts = list(options)
+    if value not in opts:
+        msg = f"{name} must be one of {opts}; got {value!r}."
+        raise ValueError(msg)

@@ -1,0 +1,439 @@
+"""Walking time from each population cell to the nearest facility of each kind; coverage shares."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from scipy.spatial import cKDTree
+
+from planner._validate import _rows, check_columns
+from planner.errors import InputError
+from planner.inputs import check_in_area
+from planner.kinds import DEFAULT_KINDS, DEFAULT_THRESHOLDS_MIN, KIND, POPULATION, FacilityKind
+from planner.network import Snapped, WalkNetwork
+
+logger = logging.getLogger(__name__)
+
+DISTRICT = "district"
+NO_DISTRICT = "(outside districts)"
+
+
+@dataclass(frozen=True, eq=False)
+class Coverage:
+    """Walking minutes from every cell to the nearest facility of each kind.
+
+    Attributes
+    ----------
+    minutes
+        Cells × kinds: network walking minutes to the nearest facility, access legs at both
+        ends included; ``inf`` beyond the search limit or where a cell could not be snapped.
+    nearest
+        Cells × kinds: id of that nearest facility (``None`` where unreached).
+    straight_minutes
+        Cells × kinds: minutes at the same speed along a straight line (the buffer method).
+    population
+        The cells (metric CRS) with their target columns, and ``district`` if given.
+    facilities
+        The facilities used (metric CRS) with ``snap_ok`` and ``access_m``.
+    kinds
+        The facility kinds, with their speeds and thresholds.
+    thresholds_min
+        Thresholds reported by :meth:`summary`.
+    cell_snap
+        How cells joined the network.
+    params
+        Everything that produced these figures (speeds, limits, network, version).
+    """
+
+    minutes: pd.DataFrame
+    nearest: pd.DataFrame
+    straight_minutes: pd.DataFrame
+    population: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    kinds: Mapping[str, FacilityKind]
+    thresholds_min: tuple[float, ...]
+    cell_snap: Snapped
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"Coverage(cells={len(self.minutes)}, kinds={list(self.kinds)}, "
+            f"thresholds_min={tuple(_fmt(t) for t in self.thresholds_min)})"
+        )
+
+    def _weights(self, kind: str) -> pd.Series:
+        return self.population[self.kinds[kind].target_column]
+
+    def share(self, kind: str, minutes: float | None = None) -> float:
+        """Share (0..1) of the kind's target population within ``minutes`` (default: its threshold)."""
+        if kind not in self.kinds:
+            msg = f"unknown kind {kind!r}; this coverage has {list(self.kinds)}."
+            raise ValueError(msg)
+        t = self.kinds[kind].threshold_min if minutes is None else minutes
+        w = self._weights(kind)
+        total = float(w.sum())
+        return float(w[self.minutes[kind] <= t].sum()) / total if total > 0 else float("nan")
+
+    def summary(self, by: str | None = None) -> pd.DataFrame:
+        """Covered target population per kind and threshold (and per ``by`` group).
+
+        Parameters
+        ----------
+        by
+            A population column to group by, e.g. ``"district"``; None for the whole area.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``kind, minutes, target_column, covered, total, share,
+            covered_straight, share_straight, facilities, speed_kmh, reach_m, target_source``
+            (and ``by`` first when given). Shares are 0..1; people are counts.
+        """
+        if by is not None:
+            check_columns(self.population, [by], "coverage population")
+        rows = []
+        for name, kind in self.kinds.items():
+            w = self._weights(name)
+            n_fac = int((self.facilities[KIND] == name).sum()) if len(self.facilities) else 0
+            groups = [(None, w.index)] if by is None else list(self.population.groupby(by).groups.items())
+            for t in self.thresholds_min:
+                net_ok = self.minutes[name] <= t
+                line_ok = self.straight_minutes[name] <= t
+                for key, idx in groups:
+                    total = float(w.loc[idx].sum())
+                    covered = float(w.loc[idx][net_ok.loc[idx]].sum())
+                    straight = float(w.loc[idx][line_ok.loc[idx]].sum())
+                    row = {
+                        "kind": name,
+                        "minutes": t,
+                        "target_column": kind.target_column,
+                        "covered": covered,
+                        "total": total,
+                        "share": covered / total if total > 0 else np.nan,
+                        "covered_straight": straight,
+                        "share_straight": straight / total if total > 0 else np.nan,
+                        "facilities": n_fac,
+                        "speed_kmh": kind.speed_kmh,
+                        "reach_m": kind.reach_m(t),
+                        "target_source": self.population.attrs.get("age_source", "grid columns")
+                        if kind.target_column != POPULATION
+                        else "grid columns",
+                    }
+                    if by is not None:
+                        row = {by: key, **row}
+                    rows.append(row)
+        return pd.DataFrame(rows)
+
+    def gaps(self, kind: str | None = None, minutes: float | None = None) -> gpd.GeoDataFrame:
+        """Cells whose target population is not covered.
+
+        Parameters
+        ----------
+        kind
+            One kind, or None for every kind (one row per cell and kind).
+        minutes
+            Threshold (default: each kind's own ``threshold_min``).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            ``kind``, ``minutes`` (walking time, may be inf), ``uncovered`` (target people),
+            geometry; sorted by ``uncovered``, largest first.
+        """
+        names = list(self.kinds) if kind is None else [kind]
+        parts = []
+        for name in names:
+            if name not in self.kinds:
+                msg = f"unknown kind {name!r}; this coverage has {list(self.kinds)}."
+                raise ValueError(msg)
+            t = self.kinds[name].threshold_min if minutes is None else minutes
+            out = self.minutes[name] > t
+            w = self._weights(name)
+            part = gpd.GeoDataFrame(
+                {"kind": name, "threshold_min": t, "minutes": self.minutes[name][out],
+                 "uncovered": w[out]},
+                geometry=self.population.geometry[out], crs=self.population.crs,
+            )  # fmt: skip
+            parts.append(part[part["uncovered"] > 0])
+        gdf = pd.concat(parts) if parts else gpd.GeoDataFrame()
+        return gdf.sort_values("uncovered", ascending=False)
+
+    def to_geodataframe(self) -> gpd.GeoDataFrame:
+        """One row per cell: target columns, ``minutes_<kind>``, ``nearest_<kind>``, geometry."""
+        base = self.population.copy()
+        for name in self.kinds:
+            base[f"minutes_{name}"] = self.minutes[name]
+            base[f"nearest_{name}"] = self.nearest[name]
+            base[f"straight_minutes_{name}"] = self.straight_minutes[name]
+        base["snap_ok"] = self.cell_snap.ok
+        base["access_m"] = self.cell_snap.access_m
+        return base
+
+
+def _fmt(t: float) -> float | int:
+    return int(t) if float(t).is_integer() else t
+
+
+def compute_coverage(
+    network: WalkNetwork,
+    population: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    kinds: Mapping[str, FacilityKind] = DEFAULT_KINDS,
+    thresholds_min: Sequence[float] = DEFAULT_THRESHOLDS_MIN,
+    max_snap_m: float = 300.0,
+    max_minutes: float | None = None,
+    districts: gpd.GeoDataFrame | None = None,
+    progress: bool = False,
+) -> Coverage:
+    """Walking minutes from each cell to the nearest facility of each kind.
+
+    One bounded multi-source Dijkstra per kind (scipy) with a virtual node per facility, so
+    facility access legs are exact; cells add their own access leg.
+
+    Parameters
+    ----------
+    network
+        The walk network.
+    population
+        Cells with ``population`` and each kind's target column; any CRS (reprojected).
+    facilities
+        Points with a ``kind`` column; any CRS (reprojected).
+    kinds
+        The kinds to measure; facilities of other kinds are an error.
+    thresholds_min
+        Minutes at which :meth:`Coverage.summary` reports shares.
+    max_snap_m
+        Cells and facilities farther than this from a usable street are reported and left
+        out (cells count as not covered).
+    max_minutes
+        Search limit; farther cells get ``inf`` (default: the largest threshold).
+    districts
+        Optional polygons with a ``district`` column; each cell joins the one holding its
+        centre, for :meth:`Coverage.summary` ``(by="district")``.
+    progress
+        Show a progress bar over kinds.
+
+    Returns
+    -------
+    Coverage
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> net = WalkNetwork.from_edges([[0, 0], [600, 0]], [0], [1], [600.0], crs="EPSG:32628")
+    >>> cells = gpd.GeoDataFrame({"population": [10.0, 5.0]},
+    ...                          geometry=gpd.points_from_xy([0, 600], [0, 0]), crs=32628)
+    >>> fac = gpd.GeoDataFrame({"kind": ["nursery"]}, geometry=gpd.points_from_xy([0], [0]), crs=32628)
+    >>> kinds = {"nursery": FacilityKind("nursery", "population", speed_kmh=3.6)}
+    >>> cov = compute_coverage(net, cells, fac, kinds=kinds, thresholds_min=(5, 10))
+    >>> cov.minutes["nursery"].round(6).tolist()
+    [0.0, 10.0]
+    >>> cov.summary()[["minutes", "covered", "share"]].values.tolist()
+    [[5.0, 10.0, 0.6666666666666666], [10.0, 15.0, 1.0]]
+    """
+    t_start = time.perf_counter()
+    kinds = dict(kinds)
+    if not kinds:
+        msg = "kinds is empty; give at least one FacilityKind."
+        raise ValueError(msg)
+    thresholds = tuple(sorted({float(t) for t in thresholds_min}))
+    if not thresholds or min(thresholds) <= 0:
+        msg = f"thresholds_min must be positive minutes; got {tuple(thresholds_min)!r}."
+        raise ValueError(msg)
+    limit_min = float(max_minutes) if max_minutes is not None else max(thresholds)
+    if limit_min < max(thresholds):
+        msg = f"max_minutes ({limit_min}) is below the largest threshold ({max(thresholds)})."
+        raise ValueError(msg)
+
+    population = _prepare_population(population, kinds, network.crs)
+    facilities = _prepare_facilities(facilities, kinds, network.crs)
+    if districts is not None:
+        population = _join_districts(population, districts)
+
+    pad = max_snap_m + 1.0
+    x0, y0 = network.node_xy.min(axis=0)
+    x1, y1 = network.node_xy.max(axis=0)
+    bounds = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+
+    cell_snap = network.snap(population, max_snap_m=max_snap_m)
+    _report_snap(population, cell_snap, "population cells", network, bounds)
+    fac_snap = network.snap(facilities, max_snap_m=max_snap_m)
+    if len(facilities):
+        _report_snap(facilities, fac_snap, "facilities", network, bounds)
+    facilities = facilities.assign(snap_ok=fac_snap.ok, access_m=fac_snap.access_m)
+
+    cell_xy = shapely.get_coordinates(population.geometry.representative_point().to_numpy())
+    minutes, nearest, straight = {}, {}, {}
+    names = list(kinds)
+    iterator: Any = names
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(names, desc="coverage", unit="kind", leave=False, disable=None)
+    for name in iterator:
+        kind = kinds[name]
+        m_per_min = kind.speed_kmh * 1000.0 / 60.0
+        of_kind = (facilities[KIND] == name).to_numpy()
+        usable = of_kind & fac_snap.ok
+        if not of_kind.any():
+            logger.warning("no facilities of kind %r: nobody is covered", name)
+        dist, origin = network.distances_m(
+            fac_snap.node[usable], fac_snap.access_m[usable], limit_m=limit_min * m_per_min
+        )
+        cell_m = np.full(len(population), np.inf)
+        ok = cell_snap.ok
+        cell_m[ok] = cell_snap.access_m[ok] + dist[cell_snap.node[ok]]
+        mins = cell_m / m_per_min
+        mins[mins > limit_min * (1 + 1e-12)] = np.inf
+        ids = facilities.index.to_numpy()[usable]
+        near = np.full(len(population), None, dtype=object)
+        reached = np.isfinite(mins)
+        near[reached] = ids[origin[cell_snap.node[reached]]]
+        minutes[name], nearest[name] = mins, near
+        if of_kind.any():
+            fxy = shapely.get_coordinates(facilities.geometry.to_numpy()[of_kind])
+            d, _ = cKDTree(fxy).query(cell_xy, k=1)
+            straight[name] = d / m_per_min
+        else:
+            straight[name] = np.full(len(population), np.inf)
+
+    idx = population.index
+    seconds = time.perf_counter() - t_start
+    params = {
+        "thresholds_min": thresholds,
+        "max_minutes": limit_min,
+        "max_snap_m": float(max_snap_m),
+        "speed_kmh": {k: v.speed_kmh for k, v in kinds.items()},
+        "threshold_min": {k: v.threshold_min for k, v in kinds.items()},
+        "target_column": {k: v.target_column for k, v in kinds.items()},
+        "network": network.source,
+        "network_nodes": network.n_nodes,
+        "max_edge_m": network.params.get("max_edge_m"),
+        "cells_unsnapped": int((~cell_snap.ok).sum()),
+        "facilities_unsnapped": int((~fac_snap.ok).sum()),
+        "age_source": population.attrs.get("age_source", "grid columns"),
+        "method": "scipy.sparse.csgraph.dijkstra, multi-source with virtual facility nodes",
+        "seconds": round(seconds, 3),
+    }
+    logger.info("coverage of %d cells × %d kinds in %.2f s", len(population), len(kinds), seconds)
+    return Coverage(
+        minutes=pd.DataFrame(minutes, index=idx),
+        nearest=pd.DataFrame(nearest, index=idx),
+        straight_minutes=pd.DataFrame(straight, index=idx),
+        population=population,
+        facilities=facilities,
+        kinds=MappingProxyType(kinds),
+        thresholds_min=thresholds,
+        cell_snap=cell_snap,
+        params=MappingProxyType(params),
+    )
+
+
+def _prepare_population(
+    population: gpd.GeoDataFrame, kinds: Mapping[str, FacilityKind], crs: pyproj.CRS
+) -> gpd.GeoDataFrame:
+    src = population.attrs.get("source")
+    if population.crs is None:
+        msg = f"population{f' ({src})' if src else ''} has no CRS; set one with .set_crs(...)."
+        raise InputError(msg)
+    if len(population) == 0:
+        msg = "population has no cells."
+        raise InputError(msg)
+    needed = list(dict.fromkeys([POPULATION, *(k.target_column for k in kinds.values())]))
+    missing = [c for c in needed if c not in population.columns]
+    if missing:
+        users = [n for n, k in kinds.items() if k.target_column in missing]
+        msg = (
+            f"population{f' ({src})' if src else ''} is missing column(s) {missing} needed by "
+            f"kind(s) {users}; it has {[c for c in population.columns if c != 'geometry']}. "
+            "Add them, or derive them from age shares (pl.apply_age_shares, or "
+            "[population.age_shares] in study.toml)."
+        )
+        raise InputError(msg)
+    for col in needed:
+        values = pd.to_numeric(population[col], errors="coerce")
+        bad = population.index[values.isna() | (values < 0)]
+        if len(bad):
+            msg = f"population column {col!r} is NaN, negative or not a number in rows {_rows(bad)}."
+            raise InputError(msg)
+    if not population.crs.equals(crs):
+        population = population.to_crs(crs)
+    return population
+
+
+def _prepare_facilities(
+    facilities: gpd.GeoDataFrame, kinds: Mapping[str, FacilityKind], crs: pyproj.CRS
+) -> gpd.GeoDataFrame:
+    src = facilities.attrs.get("source")
+    if facilities.crs is None:
+        msg = f"facilities{f' ({src})' if src else ''} have no CRS; set one with .set_crs(...)."
+        raise InputError(msg)
+    check_columns(facilities, [KIND], "facilities", source=src)
+    unknown = ~facilities[KIND].isin(list(kinds))
+    if unknown.any():
+        values = sorted(facilities.loc[unknown, KIND].astype(str).unique())
+        msg = (
+            f"facilities{f' ({src})' if src else ''} have unknown kind(s) {values} in rows "
+            f"{_rows(facilities.index[unknown])}; known kinds are {list(kinds)}. Map them with "
+            "kind_map, define the kind, or drop those rows."
+        )
+        raise InputError(msg)
+    if facilities.index.has_duplicates:
+        msg = f"facilities have duplicate ids {_rows(facilities.index[facilities.index.duplicated()])}."
+        raise InputError(msg)
+    if not facilities.crs.equals(crs):
+        facilities = facilities.to_crs(crs)
+    return facilities
+
+
+def _report_snap(
+    gdf: gpd.GeoDataFrame, snap: Snapped, what: str, network: WalkNetwork,
+    bounds: tuple[float, float, float, float],
+) -> None:  # fmt: skip
+    """Warn about points far from the streets; refuse when none is near (wrong CRS or swap)."""
+    bad = ~snap.ok
+    if bad.all():
+        check_in_area(gdf, network.crs, bounds, what=what)  # raises with a swap/datum hint
+        msg = (
+            f"{what}: none of the {len(gdf)} rows is within {snap.max_snap_m:g} m of a street "
+            f"of {network.source}; check that they belong to this network's area."
+        )
+        raise InputError(msg)
+    if bad.any():
+        warnings.warn(
+            f"{what}: {int(bad.sum())} of {len(gdf)} rows are farther than {snap.max_snap_m:g} m "
+            f"from any usable street and are left out: {_rows(gdf.index[bad])}.",
+            UserWarning,
+            stacklevel=3,
+        )
+    if snap.fragment.any():
+        logger.info(
+            "%s: %d rows lie nearer a small disconnected street fragment than the main network; "
+            "they were joined to the main network", what, int(snap.fragment.sum()),
+        )  # fmt: skip
+
+
+def _join_districts(population: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    check_columns(districts, [DISTRICT], "districts", source=districts.attrs.get("source"))
+    if districts.crs is None:
+        msg = "districts have no CRS."
+        raise InputError(msg)
+    d = districts[[DISTRICT, "geometry"]].to_crs(population.crs)
+    pts = gpd.GeoDataFrame(geometry=population.geometry.representative_point(), crs=population.crs)
+    joined = gpd.sjoin(pts, d, how="left", predicate="within")
+    first = joined[~joined.index.duplicated()]
+    out = population.copy()
+    out[DISTRICT] = first[DISTRICT].reindex(out.index).fillna(NO_DISTRICT).astype(str)
+    return out

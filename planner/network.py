@@ -1,0 +1,813 @@
+"""WalkNetwork: the street network as a scipy CSR matrix in metres, built once, and snapping."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import logging
+import math
+import os
+import socket
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+import pyproj
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from planner.errors import InputError, NetworkError
+
+logger = logging.getLogger(__name__)
+
+# Bump when parsing or filtering changes, so old cache files are not reused.
+_CACHE_VERSION = 2
+
+# The osmnx "walk" filter, applied to raw OSM tags.
+_EXCLUDED_HIGHWAYS = frozenset(
+    {
+        "abandoned", "bus_guideway", "construction", "cycleway", "motorway", "motorway_link",
+        "motor", "no", "planned", "platform", "proposed", "raceway", "razed", "disused",
+        "services", "rest_area", "elevator",
+    }
+)  # fmt: skip
+_FOOT_YES = frozenset({"yes", "designated", "permissive", "official"})
+
+
+def default_cache_dir() -> Path:
+    """Where built networks are cached: ``$PLANNER_CACHE_DIR`` or ``~/.cache/planner``."""
+    env = os.environ.get("PLANNER_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "planner"
+
+
+def is_walkable(tags: dict[str, str]) -> bool:
+    """True if an OSM way with these tags can be walked (osmnx's walk filter, on raw tags)."""
+    highway = tags.get("highway")
+    if highway is None or tags.get("area") == "yes":
+        return False
+    foot = tags.get("foot", "")
+    if foot == "no":
+        return False
+    if foot in _FOOT_YES:
+        return True
+    if highway in _EXCLUDED_HIGHWAYS:
+        return False
+    return tags.get("access") != "private" and tags.get("service") != "private"
+
+
+@dataclass(frozen=True)
+class Snapped:
+    """Where each input point joins the network.
+
+    Attributes
+    ----------
+    index
+        The input's index, so results line up with the input rows.
+    node
+        Network node per point (``-1`` where ``ok`` is False).
+    access_m
+        Straight-line walk from the point to its node, in metres.
+    ok
+        False where the nearest usable street is farther than ``max_snap_m``.
+    fragment
+        True where a node of a small disconnected fragment was nearer than the node used.
+    max_snap_m
+        The limit that was applied.
+    """
+
+    index: pd.Index
+    node: np.ndarray
+    access_m: np.ndarray
+    ok: np.ndarray
+    fragment: np.ndarray
+    max_snap_m: float
+
+    def __len__(self) -> int:
+        return len(self.node)
+
+    def __repr__(self) -> str:
+        return (
+            f"Snapped(points={len(self)}, ok={int(self.ok.sum())}, "
+            f"max_snap_m={self.max_snap_m:g})"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The snapping as a table indexed like the input."""
+        return pd.DataFrame(
+            {"node": self.node, "access_m": self.access_m, "ok": self.ok, "fragment": self.fragment},
+            index=self.index,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class WalkNetwork:
+    """An undirected walking network in a metric CRS, ready for many searches.
+
+    Build it with one of the ``from_*`` constructors. Edge lengths are metres; long edges
+    are split so that no piece is longer than ``max_edge_m``, which bounds the error of
+    snapping a point to its nearest node (at most half a piece).
+
+    Attributes
+    ----------
+    crs
+        The metric CRS of ``node_xy``.
+    node_xy
+        Node coordinates, shape (n, 2), metres.
+    node_id
+        OSM node id per node (``-1`` for nodes inserted when splitting long edges).
+    edges
+        Edge table: ``u``, ``v`` (node positions) and ``length_m``, each edge once.
+    csr
+        Symmetric n × n matrix of edge lengths in metres (both directions stored).
+    component
+        Connected-component label per node (0 is the largest).
+    snappable
+        Nodes that points may snap to: components with at least ``min_component_share``
+        of the nodes (always the largest).
+    source
+        Where the network came from.
+
+    Examples
+    --------
+    >>> net = WalkNetwork.from_edges(
+    ...     [[0, 0], [100, 0], [200, 0]], [0, 1], [1, 2], [100.0, 100.0], crs="EPSG:32628"
+    ... )
+    >>> net
+    WalkNetwork(nodes=3, edges=2, components=1, crs='EPSG:32628', source='edges')
+    """
+
+    crs: pyproj.CRS
+    node_xy: np.ndarray
+    node_id: np.ndarray
+    edges: pd.DataFrame
+    csr: sparse.csr_matrix
+    component: np.ndarray
+    snappable: np.ndarray
+    source: str = "edges"
+    params: dict[str, Any] = field(default_factory=dict)
+    _trees: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_edges(
+        cls,
+        node_xy: Any,
+        u: Any,
+        v: Any,
+        length_m: Any,
+        *,
+        crs: Any,
+        node_id: Any = None,
+        max_edge_m: float | None = None,
+        min_component_share: float = 0.01,
+        source: str = "edges",
+    ) -> WalkNetwork:
+        """Build from node coordinates (metres) and an edge list.
+
+        Parameters
+        ----------
+        node_xy
+            (n, 2) coordinates in ``crs``.
+        u, v
+            Edge end positions (0-based rows of ``node_xy``).
+        length_m
+            Edge lengths in metres; repeated edges keep the shortest.
+        crs
+            A projected (metric) CRS.
+        node_id
+            Optional external ids per node (e.g. OSM ids).
+        max_edge_m
+            Split longer edges into equal straight pieces (None: do not split).
+        min_component_share
+            Components with at least this share of all nodes accept snapped points;
+            smaller fragments are reported instead of used.
+        source
+            A label recorded on the network.
+
+        Returns
+        -------
+        WalkNetwork
+        """
+        crs = pyproj.CRS.from_user_input(crs)
+        if not crs.is_projected:
+            msg = f"WalkNetwork needs a metric CRS; got {crs.to_string()}."
+            raise InputError(msg)
+        xy = np.asarray(node_xy, dtype=float).reshape(-1, 2)
+        u = np.asarray(u, dtype=np.int64)
+        v = np.asarray(v, dtype=np.int64)
+        length = np.asarray(length_m, dtype=float)
+        n = len(xy)
+        if not (len(u) == len(v) == len(length)):
+            msg = "u, v and length_m must have the same length."
+            raise ValueError(msg)
+        if n == 0 or len(u) == 0:
+            msg = f"the network from {source} has no walkable streets."
+            raise NetworkError(msg)
+        if u.min() < 0 or v.min() < 0 or max(u.max(), v.max()) >= n:
+            msg = "edge ends must be row positions of node_xy."
+            raise ValueError(msg)
+        if not np.all(np.isfinite(length)) or (length < 0).any():
+            msg = "edge lengths must be finite and non-negative."
+            raise ValueError(msg)
+        ids = np.full(n, -1, dtype=np.int64) if node_id is None else np.asarray(node_id, np.int64)
+
+        keep = u != v  # self-loops never shorten a path
+        u, v, length = u[keep], v[keep], length[keep]
+        if max_edge_m is not None:
+            xy, ids, u, v, length = _split_long_edges(xy, ids, u, v, length, max_edge_m)
+        u, v, length = _dedupe_undirected(u, v, length)
+
+        n = len(xy)
+        csr = sparse.csr_matrix(
+            (np.concatenate([length, length]), (np.concatenate([u, v]), np.concatenate([v, u]))),
+            shape=(n, n),
+        )
+        csr.sort_indices()  # explicit zeros (coincident OSM nodes) stay edges: never eliminate_zeros
+        n_comp, labels = csgraph.connected_components(csr, directed=False)
+        # relabel so that 0 is the largest component
+        sizes = np.bincount(labels, minlength=n_comp)
+        order = np.argsort(-sizes, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(n_comp)
+        labels = rank[labels]
+        sizes = sizes[order]
+        big = sizes >= max(1.0, min_component_share * n)
+        big[0] = True
+        snappable = big[labels]
+        logger.info(
+            "network %s: %d nodes, %d edges, %d components (largest %.1f%% of nodes); "
+            "%d nodes in small fragments are not used for snapping",
+            source, n, len(u), n_comp, 100.0 * sizes[0] / n, int((~snappable).sum()),
+        )  # fmt: skip
+        edges = pd.DataFrame({"u": u, "v": v, "length_m": length})
+        params = {"max_edge_m": max_edge_m, "min_component_share": min_component_share}
+        return cls(crs, xy, ids, edges, csr, labels, snappable, source, params)
+
+    @classmethod
+    def from_osm_file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        crs: Any = None,
+        max_edge_m: float | None = 50.0,
+        min_component_share: float = 0.01,
+        cache_dir: str | os.PathLike[str] | None = None,
+        use_cache: bool = True,
+    ) -> WalkNetwork:
+        """Build from a local OSM file: ``.osm``, ``.osm.bz2``, ``.osm.gz`` or ``.graphml``.
+
+        Ways are kept if they are walkable (osmnx's walk filter: no motorways, no
+        ``foot=no``, no private access). Segments whose nodes are missing from a clipped
+        extract are skipped and counted. The built network is cached as ``.npz`` (no pickle)
+        keyed by the file's content, so the second load skips XML parsing.
+
+        Parameters
+        ----------
+        path
+            The OSM XML or GraphML file.
+        crs
+            Metric CRS for the network; default: the UTM zone of the data.
+        max_edge_m
+            Split longer street segments so snapping error stays under half of this.
+        min_component_share
+            See :meth:`from_edges`.
+        cache_dir
+            Cache folder (default :func:`default_cache_dir`).
+        use_cache
+            Read and write the cache.
+
+        Returns
+        -------
+        WalkNetwork
+
+        Examples
+        --------
+        >>> from pathlib import Path
+        >>> net = WalkNetwork.from_osm_file(Path("tests/data/west_oakland.osm.bz2"), use_cache=False)
+        >>> net.crs.to_string()
+        'EPSG:32610'
+        """
+        path = Path(path)
+        name = path.name.lower()
+        if not path.exists():
+            msg = f"network file {path} does not exist."
+            raise InputError(msg)
+        if name.endswith(".pbf"):
+            msg = (
+                f"{path}: .osm.pbf files cannot be read by planner (nor osmnx). Convert it to "
+                f"XML first, e.g. `osmium tags-filter {path.name} w/highway -o walk.osm.pbf && "
+                "osmium cat walk.osm.pbf -o walk.osm.bz2`, then pass walk.osm.bz2."
+            )
+            raise NetworkError(msg)
+        if name.endswith(".graphml"):
+            return cls._from_graphml(path, crs=crs, max_edge_m=max_edge_m,
+                                     min_component_share=min_component_share)  # fmt: skip
+        if not (name.endswith((".osm", ".osm.bz2", ".osm.gz", ".xml", ".xml.bz2"))):
+            msg = (
+                f"{path}: unknown network file type; use .osm, .osm.bz2, .osm.gz or .graphml."
+            )
+            raise InputError(msg)
+
+        crs_key = "auto" if crs is None else pyproj.CRS.from_user_input(crs).to_string()
+        cache_file = None
+        if use_cache:
+            digest = _file_digest(path)
+            key = hashlib.sha256(f"{digest}|{crs_key}|{_CACHE_VERSION}".encode()).hexdigest()
+            cache_file = Path(cache_dir or default_cache_dir()) / f"{path.name}-{key[:16]}.npz"
+            if cache_file.exists():
+                try:
+                    t0 = time.perf_counter()
+                    xy, ids, u, v, length, crs_loaded = _read_cache(cache_file)
+                    logger.info("loaded network cache %s in %.2f s", cache_file, time.perf_counter() - t0)
+                    return cls.from_edges(
+                        xy, u, v, length, crs=crs_loaded, node_id=ids, max_edge_m=max_edge_m,
+                        min_component_share=min_component_share, source=str(path),
+                    )  # fmt: skip
+                except (OSError, ValueError, KeyError) as exc:  # a broken cache is rebuilt
+                    logger.warning("ignoring unreadable network cache %s: %s", cache_file, exc)
+
+        t0 = time.perf_counter()
+        lonlat, ids, u, v, length = _parse_osm_xml(path)
+        target = pyproj.CRS.from_user_input(crs) if crs is not None else _utm_crs(lonlat)
+        xy = _project(lonlat, target)
+        logger.info("parsed %s in %.2f s", path, time.perf_counter() - t0)
+        if cache_file is not None:
+            try:
+                _write_cache(cache_file, xy, ids, u, v, length, target)
+            except OSError as exc:  # a read-only cache folder must not stop the analysis
+                logger.warning("could not write network cache %s: %s", cache_file, exc)
+        return cls.from_edges(
+            xy, u, v, length, crs=target, node_id=ids, max_edge_m=max_edge_m,
+            min_component_share=min_component_share, source=str(path),
+        )  # fmt: skip
+
+    @classmethod
+    def from_graph(
+        cls,
+        graph: Any,
+        *,
+        crs: Any = None,
+        max_edge_m: float | None = 50.0,
+        min_component_share: float = 0.01,
+        source: str = "graph",
+    ) -> WalkNetwork:
+        """Build from an osmnx/networkx graph with node ``x``/``y`` and edge ``length``.
+
+        Direction is ignored (people walk both ways). Edges with a ``geometry`` are
+        followed along their shape, with the edge's ``length`` shared out in proportion.
+
+        Parameters
+        ----------
+        graph
+            A networkx (Multi)(Di)Graph, e.g. from osmnx; geographic or projected
+            (its ``graph["crs"]``, default EPSG:4326).
+        crs
+            Metric CRS (default: the graph's own if projected, else its UTM zone).
+        max_edge_m, min_component_share
+            See :meth:`from_edges`.
+        source
+            A label recorded on the network.
+
+        Returns
+        -------
+        WalkNetwork
+        """
+        import shapely
+
+        graph_crs = pyproj.CRS.from_user_input(graph.graph.get("crs", "EPSG:4326"))
+        nodes = list(graph.nodes)
+        pos = {n: i for i, n in enumerate(nodes)}
+        node_xy = np.array([[graph.nodes[n]["x"], graph.nodes[n]["y"]] for n in nodes], float)
+        if crs is not None:
+            target = pyproj.CRS.from_user_input(crs)
+        elif graph_crs.is_projected:
+            target = graph_crs
+        else:
+            target = _utm_crs(node_xy)
+        xy = _project(node_xy, target, from_crs=graph_crs)
+        ids = np.array([n if isinstance(n, int | np.integer) else -1 for n in nodes], np.int64)
+
+        extra_xy: list[np.ndarray] = []
+        us: list[int] = []
+        vs: list[int] = []
+        ls: list[float] = []
+        n_next = len(nodes)
+        for a, b, data in _iter_edges(graph):
+            length = float(data.get("length", math.nan))
+            geom = data.get("geometry")
+            if geom is None:
+                if not math.isfinite(length):
+                    length = float(np.hypot(*(xy[pos[a]] - xy[pos[b]])))
+                us.append(pos[a])
+                vs.append(pos[b])
+                ls.append(length)
+                continue
+            coords = _project(shapely.get_coordinates(geom), target, from_crs=graph_crs)
+            inner = coords[1:-1]
+            chain = [pos[a], *range(n_next, n_next + len(inner)), pos[b]]
+            n_next += len(inner)
+            extra_xy.append(inner)
+            seg = np.hypot(*np.diff(np.vstack([xy[pos[a]], inner, xy[pos[b]]]), axis=0).T)
+            scale = length / seg.sum() if math.isfinite(length) and seg.sum() > 0 else 1.0
+            us.extend(chain[:-1])
+            vs.extend(chain[1:])
+            ls.extend((seg * scale).tolist())
+        if extra_xy:
+            xy = np.vstack([xy, *extra_xy])
+            ids = np.concatenate([ids, np.full(len(xy) - len(ids), -1, np.int64)])
+        return cls.from_edges(
+            xy, us, vs, ls, crs=target, node_id=ids, max_edge_m=max_edge_m,
+            min_component_share=min_component_share, source=source,
+        )  # fmt: skip
+
+    @classmethod
+    def _from_graphml(cls, path: Path, **kwargs: Any) -> WalkNetwork:
+        import osmnx as ox
+
+        try:
+            graph = ox.load_graphml(path)
+        except Exception as exc:  # osmnx raises many types for a bad file
+            msg = f"{path}: not a readable GraphML network ({exc})."
+            raise InputError(msg) from exc
+        return cls.from_graph(graph, source=str(path), **kwargs)
+
+    @classmethod
+    def from_place(
+        cls,
+        place: str,
+        *,
+        crs: Any = None,
+        max_edge_m: float | None = 50.0,
+        cache_dir: str | os.PathLike[str] | None = None,
+        timeout_s: float = 5.0,
+    ) -> WalkNetwork:
+        """Download the walk network of a named place through osmnx (needs internet).
+
+        osmnx's HTTP cache goes to ``cache_dir/osmnx``. Without internet this fails within
+        ``timeout_s`` with a clear message instead of hanging.
+
+        Parameters
+        ----------
+        place
+            A place name osmnx can geocode, e.g. ``"Gusu District, Suzhou, China"``.
+        crs, max_edge_m
+            See :meth:`from_osm_file`.
+        cache_dir
+            Cache folder (default :func:`default_cache_dir`).
+        timeout_s
+            How long to wait for the first connection.
+
+        Returns
+        -------
+        WalkNetwork
+        """
+        import osmnx as ox
+
+        host = urlparse(ox.settings.overpass_url).hostname or ""
+        try:
+            socket.create_connection((host, 443), timeout=timeout_s).close()
+        except OSError as exc:
+            msg = (
+                f"cannot reach the OpenStreetMap server ({exc}); this machine seems to have no "
+                "internet. Download an .osm file elsewhere and use WalkNetwork.from_osm_file."
+            )
+            raise NetworkError(msg) from exc
+        old = (ox.settings.cache_folder, ox.settings.requests_timeout)
+        ox.settings.cache_folder = str(Path(cache_dir or default_cache_dir()) / "osmnx")
+        ox.settings.requests_timeout = 60
+        try:
+            graph = ox.graph_from_place(place, network_type="walk", retain_all=True)
+        finally:
+            ox.settings.cache_folder, ox.settings.requests_timeout = old
+        return cls.from_graph(graph, crs=crs, max_edge_m=max_edge_m, source=f"place:{place}")
+
+    # ------------------------------------------------------------------ queries
+    def __repr__(self) -> str:
+        n_comp = int(self.component.max()) + 1 if len(self.component) else 0
+        return (
+            f"WalkNetwork(nodes={self.n_nodes}, edges={len(self.edges)}, "
+            f"components={n_comp}, crs={self.crs.to_string()!r}, source={self.source!r})"
+        )
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.node_xy)
+
+    def _tree(self, which: str) -> tuple[cKDTree, np.ndarray]:
+        # built on first use, then kept: the dataclass is frozen but the cache dict is not
+        if which not in self._trees:
+            nodes = np.flatnonzero(self.snappable) if which == "snap" else np.arange(self.n_nodes)
+            self._trees[which] = (cKDTree(self.node_xy[nodes]), nodes)
+        return self._trees[which]  # type: ignore[no-any-return]
+
+    def snap(self, points: Any, *, max_snap_m: float = 300.0) -> Snapped:
+        """Join points to their nearest usable node.
+
+        Parameters
+        ----------
+        points
+            A GeoSeries/GeoDataFrame of points in the network's CRS (other geometries use
+            their representative point), or an (n, 2) array of coordinates.
+        max_snap_m
+            Points farther than this from every usable node are flagged ``ok=False``.
+
+        Returns
+        -------
+        Snapped
+            Indexed like ``points``.
+
+        Examples
+        --------
+        >>> net = WalkNetwork.from_edges([[0, 0], [100, 0]], [0], [1], [100.0], crs="EPSG:32628")
+        >>> s = net.snap([[10, 5], [90, 2000]], max_snap_m=300)
+        >>> s.node.tolist(), s.ok.tolist()
+        ([0, -1], [True, False])
+        """
+        index, xy = _points_xy(points, self.crs)
+        if max_snap_m <= 0:
+            msg = f"max_snap_m must be positive; got {max_snap_m!r}."
+            raise ValueError(msg)
+        tree, nodes = self._tree("snap")
+        if len(xy) == 0:
+            empty = np.zeros(0)
+            return Snapped(index, empty.astype(np.int64), empty, empty.astype(bool),
+                           empty.astype(bool), float(max_snap_m))  # fmt: skip
+        finite = np.isfinite(xy).all(axis=1)
+        dist = np.full(len(xy), np.inf)
+        pos = np.zeros(len(xy), np.int64)
+        dist[finite], pos[finite] = tree.query(xy[finite], k=1, workers=-1)
+        ok = finite & (dist <= max_snap_m)
+        node = np.where(ok, nodes[np.minimum(pos, len(nodes) - 1)], -1)
+        fragment = np.zeros(len(xy), bool)
+        if not self.snappable.all() and finite.any():
+            d_all = np.full(len(xy), np.inf)
+            d_all[finite] = self._tree("all")[0].query(xy[finite], k=1, workers=-1)[0]
+            fragment = finite & (d_all < dist - 1e-9)
+        return Snapped(index, node.astype(np.int64), dist, ok,
+                       fragment, float(max_snap_m))  # fmt: skip
+
+    def distances_m(
+        self,
+        nodes: Any,
+        offsets_m: Any = None,
+        *,
+        limit_m: float = np.inf,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Distance from every node to the nearest of several sources, in one search.
+
+        Each source ``i`` starts at node ``nodes[i]`` having already walked ``offsets_m[i]``
+        (its access leg): a virtual node per source joins the network with that weight, so
+        one bounded Dijkstra is exact.
+
+        Parameters
+        ----------
+        nodes
+            Source nodes.
+        offsets_m
+            Metres already walked at each source (default 0).
+        limit_m
+            Stop the search at this distance; farther nodes get ``inf``.
+
+        Returns
+        -------
+        distance_m, source
+            Per node: the distance, and the position in ``nodes`` of the nearest source
+            (``-1`` where unreached).
+        """
+        src = np.asarray(nodes, dtype=np.int64)
+        n = self.n_nodes
+        if len(src) == 0:
+            return np.full(n, np.inf), np.full(n, -1, np.int64)
+        off = np.zeros(len(src)) if offsets_m is None else np.asarray(offsets_m, float)
+        if len(off) != len(src) or (off < 0).any() or not np.isfinite(off).all():
+            msg = "offsets_m must be finite, non-negative and one per source node."
+            raise ValueError(msg)
+        m = len(src)
+        g = self.csr
+        # virtual source rows appended after the real nodes: v_i -> nodes[i] with the offset
+        indptr = np.concatenate([g.indptr, g.indptr[-1] + np.arange(1, m + 1)])
+        aug = sparse.csr_matrix(
+            (np.concatenate([g.data, off]),
+             np.concatenate([g.indices, src]), indptr),
+            shape=(n + m, n + m),
+        )  # fmt: skip
+        dist, _, origin = csgraph.dijkstra(
+            aug, directed=True, indices=np.arange(n, n + m), limit=limit_m,
+            min_only=True, return_predecessors=True,
+        )  # fmt: skip
+        origin = np.where(origin[:n] >= 0, origin[:n] - n, -1)
+        return dist[:n], origin.astype(np.int64)
+
+    def to_graph(self) -> Any:
+        """A networkx Graph of this network (for drawing and tests, never hot paths)."""
+        import networkx as nx
+
+        g = nx.Graph(crs=self.crs)
+        for i, (x, y) in enumerate(self.node_xy):
+            g.add_node(i, x=float(x), y=float(y))
+        g.add_weighted_edges_from(
+            zip(self.edges.u.tolist(), self.edges.v.tolist(), self.edges.length_m.tolist(), strict=True),
+            weight="length",
+        )
+        return g
+
+    def edges_geodataframe(self) -> Any:
+        """Edges as a GeoDataFrame of straight LineStrings (for maps)."""
+        import geopandas as gpd
+        import shapely
+
+        a = self.node_xy[self.edges.u.to_numpy()]
+        b = self.node_xy[self.edges.v.to_numpy()]
+        lines = shapely.linestrings(np.stack([a, b], axis=1))
+        return gpd.GeoDataFrame(self.edges.copy(), geometry=lines, crs=self.crs)
+
+
+# ---------------------------------------------------------------------- helpers
+def _points_xy(points: Any, crs: pyproj.CRS) -> tuple[pd.Index, np.ndarray]:
+    import geopandas as gpd
+    import shapely
+
+    if isinstance(points, gpd.GeoDataFrame | gpd.GeoSeries):
+        if points.crs is None or not pyproj.CRS.from_user_input(points.crs).equals(crs):
+            have = None if points.crs is None else points.crs.to_string()
+            msg = f"points are in CRS {have}, the network in {crs.to_string()}; reproject first."
+            raise InputError(msg)
+        geoms = points.geometry.to_numpy()
+        is_point = shapely.get_type_id(geoms) == 0
+        geoms = np.where(is_point, geoms, shapely.point_on_surface(geoms))
+        xy = shapely.get_coordinates(geoms, include_z=False) if len(geoms) else np.zeros((0, 2))
+        if len(xy) != len(geoms):  # empty geometries have no coordinates
+            xy = np.column_stack([shapely.get_x(geoms), shapely.get_y(geoms)])
+        return points.index, np.asarray(xy, float)
+    xy = np.asarray(points, dtype=float).reshape(-1, 2)
+    return pd.RangeIndex(len(xy)), xy
+
+
+def _iter_edges(graph: Any) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
+    if graph.is_multigraph():
+        for a, b, _, data in graph.edges(keys=True, data=True):
+            yield a, b, data
+    else:
+        yield from graph.edges(data=True)
+
+
+def _split_long_edges(
+    xy: np.ndarray, ids: np.ndarray, u: np.ndarray, v: np.ndarray, length: np.ndarray,
+    max_edge_m: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Cut each edge into ceil(length / max_edge_m) equal straight pieces (vectorised)."""
+    if max_edge_m <= 0:
+        msg = f"max_edge_m must be positive; got {max_edge_m!r}."
+        raise ValueError(msg)
+    n, m = len(xy), len(u)
+    k = np.maximum(1, np.ceil(length / max_edge_m).astype(np.int64))
+    new = k - 1
+    if new.sum() == 0:
+        return xy, ids, u, v, length
+    offset = np.cumsum(new) - new  # first new node of each edge, relative to n
+    seg = np.repeat(np.arange(m), k)
+    j = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
+    start = np.where(j == 0, u[seg], n + offset[seg] + j - 1)
+    end = np.where(j == k[seg] - 1, v[seg], n + offset[seg] + j)
+    seg_new = np.repeat(np.arange(m), new)
+    jn = np.arange(new.sum()) - np.repeat(offset, new) + 1
+    frac = (jn / k[seg_new])[:, None]
+    xy_new = xy[u[seg_new]] + (xy[v[seg_new]] - xy[u[seg_new]]) * frac
+    return (
+        np.vstack([xy, xy_new]),
+        np.concatenate([ids, np.full(len(xy_new), -1, np.int64)]),
+        start,
+        end,
+        length[seg] / k[seg],
+    )
+
+
+def _dedupe_undirected(
+    u: np.ndarray, v: np.ndarray, length: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One edge per node pair, the shortest (a CSR built from COO would sum repeats)."""
+    a, b = np.minimum(u, v), np.maximum(u, v)
+    order = np.lexsort((length, b, a))
+    a, b, length = a[order], b[order], length[order]
+    first = np.ones(len(a), bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    return a[first], b[first], length[first]
+
+
+def _open_text(path: Path) -> Any:
+    name = path.name.lower()
+    if name.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+def _parse_osm_xml(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Walkable segments of an OSM XML file: lon/lat per node, ids, u, v, haversine metres."""
+    coords: dict[int, tuple[float, float]] = {}
+    ways: list[list[int]] = []
+    n_ways = 0
+    try:
+        with _open_text(path) as fh:
+            for _, elem in ET.iterparse(fh, events=("end",)):
+                tag = elem.tag
+                if tag == "node":
+                    coords[int(elem.get("id"))] = (float(elem.get("lon")), float(elem.get("lat")))
+                    elem.clear()
+                elif tag == "way":
+                    tags = {t.get("k"): t.get("v") for t in elem.iter("tag")}
+                    if "highway" in tags:
+                        n_ways += 1
+                        if is_walkable(tags):
+                            ways.append([int(nd.get("ref")) for nd in elem.iter("nd")])
+                    elem.clear()
+                elif tag == "relation":
+                    elem.clear()
+    except (ET.ParseError, OSError, EOFError, ValueError, TypeError) as exc:
+        msg = f"{path}: not a readable OSM XML file ({exc})."
+        raise NetworkError(msg) from exc
+    pairs = [(a, b) for w in ways for a, b in zip(w[:-1], w[1:], strict=True)]
+    missing = sum(1 for a, b in pairs if a not in coords or b not in coords)
+    pairs = [(a, b) for a, b in pairs if a in coords and b in coords]
+    if not pairs:
+        msg = f"{path} has no walkable streets ({n_ways} highway ways, none walkable or complete)."
+        raise NetworkError(msg)
+    if missing:
+        logger.warning(
+            "%s: skipped %d street segments whose nodes are not in the file (clipped extract)",
+            path, missing,
+        )  # fmt: skip
+    used = np.unique(np.array(pairs, dtype=np.int64).ravel())
+    pos = pd.Index(used)
+    pa = np.array(pairs, dtype=np.int64)
+    u = pos.get_indexer(pa[:, 0])
+    v = pos.get_indexer(pa[:, 1])
+    lonlat = np.array([coords[i] for i in used.tolist()], float)
+    length = _haversine_m(lonlat[u], lonlat[v])
+    logger.info(
+        "%s: %d walkable of %d highway ways, %d nodes, %d segments",
+        path, len(ways), n_ways, len(used), len(pa),
+    )  # fmt: skip
+    return lonlat, used, u, v, length
+
+
+def _haversine_m(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Great-circle metres between (lon, lat) rows, as osmnx computes edge lengths."""
+    lon1, lat1, lon2, lat2 = map(np.radians, (a[:, 0], a[:, 1], b[:, 0], b[:, 1]))
+    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_009 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+
+
+def _utm_crs(lonlat: np.ndarray) -> pyproj.CRS:
+    lon, lat = np.nanmean(lonlat[:, 0]), np.nanmean(lonlat[:, 1])
+    zone = int((lon + 180) // 6) + 1
+    return pyproj.CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+def _project(xy: np.ndarray, to_crs: pyproj.CRS, *, from_crs: Any = "EPSG:4326") -> np.ndarray:
+    src = pyproj.CRS.from_user_input(from_crs)
+    if src.equals(to_crs):
+        return np.asarray(xy, float)
+    tr = pyproj.Transformer.from_crs(src, to_crs, always_xy=True)
+    x, y = tr.transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([x, y])
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_cache(
+    cache_file: Path, xy: np.ndarray, ids: np.ndarray, u: np.ndarray, v: np.ndarray,
+    length: np.ndarray, crs: pyproj.CRS,
+) -> None:  # fmt: skip
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, xy=xy, ids=ids, u=u, v=v, length=length, crs=np.array(crs.to_wkt()))
+        os.replace(tmp, cache_file)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _read_cache(cache_file: Path) -> tuple[Any, ...]:
+    with np.load(cache_file, allow_pickle=False) as z:
+        return (z["xy"], z["ids"], z["u"], z["v"], z["length"],
+                pyproj.CRS.from_wkt(str(z["crs"])))  # fmt: skip

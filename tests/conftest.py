@@ -1,0 +1,96 @@
+"""Shared fixtures: a hand-made lattice, the tiny real Las Palmas piece, offline guard."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+
+import planner as pl
+
+DATA = Path(__file__).parent / "data"
+TINY = DATA / "las_palmas_tiny"
+REPO = Path(__file__).resolve().parents[1]
+UTM = "EPSG:32628"
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, request):
+    """Tests run offline: any connection to a non-loopback address fails at once."""
+    if request.node.get_closest_marker("web"):
+        return
+    real = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1")):
+            return real(self, address)
+        if not isinstance(host, str) or self.family == socket.AF_UNIX:
+            return real(self, address)
+        msg = f"test tried to reach {address!r} with no internet"
+        raise OSError(msg)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setenv("PLANNER_CACHE_DIR", str(request.getfixturevalue("tmp_path") / "cache"))
+
+
+def lattice_network(n: int = 4, block_m: float = 100.0) -> pl.WalkNetwork:
+    """An n × n grid of nodes `block_m` apart; node i*n + j sits at (j*block_m, i*block_m)."""
+    xy = np.array([[j * block_m, i * block_m] for i in range(n) for j in range(n)], float)
+    u, v = [], []
+    for i in range(n):
+        for j in range(n):
+            a = i * n + j
+            if j + 1 < n:
+                u.append(a)
+                v.append(a + 1)
+            if i + 1 < n:
+                u.append(a)
+                v.append(a + n)
+    return pl.WalkNetwork.from_edges(xy, u, v, [block_m] * len(u), crs=UTM)
+
+
+@pytest.fixture(scope="session")
+def lattice() -> pl.WalkNetwork:
+    return lattice_network()
+
+
+def points(xy, crs=UTM, **columns) -> gpd.GeoDataFrame:
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    return gpd.GeoDataFrame(columns, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=crs)
+
+
+@pytest.fixture(scope="session")
+def tiny_network(tmp_path_factory) -> pl.WalkNetwork:
+    return pl.WalkNetwork.from_osm_file(TINY / "network.osm.bz2", crs=UTM, use_cache=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_population() -> gpd.GeoDataFrame:
+    pop = pl.read_population(TINY / "population_grid_100m.gpkg")
+    return pl.apply_age_shares(pop, {"age_60_plus": 0.25, "age_0_3": 0.03, "age_0_17": 0.16})
+
+
+@pytest.fixture(scope="session")
+def tiny_facilities() -> gpd.GeoDataFrame:
+    return pl.read_facilities(
+        TINY / "facilities.geojson", kind_column="category",
+        kind_map={"eldercare": "eldercare", "nursery": "nursery"},
+    )
+
+
+@pytest.fixture
+def make_population():
+    """Factory: n random cells with population inside a box, seeded."""
+
+    def make(n: int, seed: int, *, box=(0.0, 0.0, 300.0, 300.0)) -> gpd.GeoDataFrame:
+        rng = np.random.default_rng(seed)
+        x = rng.uniform(box[0], box[2], n)
+        y = rng.uniform(box[1], box[3], n)
+        pop = rng.integers(0, 500, n).astype(float)
+        return points(np.column_stack([x, y]), population=pop)
+
+    return make

@@ -1,0 +1,92 @@
+import pandas as pd
+import pytest
+from conftest import REPO, TINY
+
+from planner.cli import main
+
+
+def tiny_args(out):
+    return ["coverage", "--network", str(TINY / "network.osm.bz2"),
+            "--population", str(TINY / "population_grid_100m.gpkg"),
+            "--facilities", str(TINY / "facilities.geojson"), "--kind-column", "category",
+            "--kinds", "eldercare,nursery", "--age-shares", "age_60_plus=0.25,age_0_3=0.03",
+            "--out", str(out)]
+
+
+def test_coverage_command_writes_outputs(tmp_path, capsys):
+    out = tmp_path / "out"
+    # the tiny file has only eldercare/nursery categories, so no kind_map is needed
+    assert main(tiny_args(out)) == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"kind", "minutes", "target_column", "covered", "total", "share"} <= set(summary.columns)
+    assert sorted(summary["kind"].unique()) == ["eldercare", "nursery"]
+    assert (out / "cells.gpkg").exists()
+    assert "planner_version" in (out / "run.toml").read_text()
+    printed = capsys.readouterr().out
+    assert "≤15 min" in printed and "eldercare" in printed
+
+
+def test_run_bundled_study(tmp_path, capsys):
+    assert main(["run", str(REPO / "data/las_palmas/study.toml"), "--out", str(tmp_path)]) == 0
+    import geopandas as gpd
+
+    cells = gpd.read_file(tmp_path / "cells.gpkg")
+    assert len(cells) == 868
+    assert {"minutes_eldercare", "minutes_nursery", "nearest_eldercare"} <= set(cells.columns)
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    s = summary.set_index(["kind", "minutes"])["share"]
+    assert 0.3 < s[("eldercare", 15.0)] < 0.8
+    assert s[("meal_site", 15.0)] == 0.0  # no meal sites mapped: a blank zone, honestly reported
+
+
+def test_speed_override_lowers_coverage(tmp_path):
+    main([*tiny_args(tmp_path / "a")[:-2], "--speed-kmh", "3", "--out", str(tmp_path / "a")])
+    main([*tiny_args(tmp_path / "b")[:-2], "--speed-kmh", "6", "--out", str(tmp_path / "b")])
+    a = pd.read_csv(tmp_path / "a/summary.csv")["share"]
+    b = pd.read_csv(tmp_path / "b/summary.csv")["share"]
+    assert (b >= a).all() and (b > a).any()
+
+
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    args = tiny_args(out)
+    args[args.index("--kinds") + 1] = "eldercare"
+    args[args.index("--kind-column") + 1] = "name"  # names are not kinds
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("planner: error:") and "unknown kind" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def test_failed_run_leaves_earlier_outputs_intact(tmp_path):
+    out = tmp_path / "out"
+    assert main(tiny_args(out)) == 0
+    before = (out / "summary.csv").read_bytes()
+    bad = tiny_args(out)
+    bad[bad.index("--population") + 1] = str(tmp_path / "missing.gpkg")
+    assert main(bad) == 2
+    assert (out / "summary.csv").read_bytes() == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (("--network", "city.osm.pbf"), "osmium"),
+        (("--population", "empty.csv"), "no rows"),
+        (("--facilities", "nope.geojson"), "does not exist"),
+    ],
+)
+def test_cli_bad_files(tmp_path, capsys, change, match):
+    (tmp_path / "city.osm.pbf").write_bytes(b"\x00")
+    (tmp_path / "empty.csv").write_text("population,lon,lat\n")
+    args = tiny_args(tmp_path / "out")
+    args[args.index(change[0]) + 1] = str(tmp_path / change[1])
+    assert main(args) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_missing_inputs_message(tmp_path, capsys):
+    assert main(["coverage", "--out", str(tmp_path)]) == 2
+    assert "--network" in capsys.readouterr().err
