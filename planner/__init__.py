@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from planner.access import Access, compute_access, two_step_fca
 from planner.coverage import Coverage, compute_coverage
 from planner.errors import InputError, NetworkError, PlannerError, SolverError
 from planner.inputs import (
@@ -19,6 +20,7 @@ from planner.kinds import DEFAULT_KINDS, FacilityKind
 from planner.network import Snapped, WalkNetwork
 from planner.outputs import write_layer, write_run_record, write_table
 from planner.study import StudyArea
+from planner.targets import Target, TargetReport, TargetSet, evaluate_targets, read_targets
 
 try:
     __version__ = version("planner")
@@ -26,6 +28,14 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0+unknown"
 
 __all__ = [
+    "Access",
+    "Target",
+    "TargetReport",
+    "TargetSet",
+    "compute_access",
+    "evaluate_targets",
+    "read_targets",
+    "two_step_fca",
     "DEFAULT_KINDS",
     "Coverage",
     "FacilityKind",

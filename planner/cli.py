@@ -85,6 +85,13 @@ def add_study_arguments(p: argparse.ArgumentParser, *, study_required: bool = Fa
     p.add_argument("--age-shares", type=_shares, help="e.g. age_60_plus=0.25,age_0_3=0.03,age_0_17=0.16")
     p.add_argument("--max-snap-m", type=float, help="farthest a point may be from a street (m)")
     p.add_argument("--assume-crs", help="CRS for input files that declare none, e.g. EPSG:4326")
+    p.add_argument("--coord-system", help="datum of facility/population coordinates: wgs84, cgcs2000, "
+                   "gcj02 (Amap/Tencent), bd09 (Baidu) or an EPSG code")
+    p.add_argument("--encoding", help="text encoding of CSV/shapefile inputs, e.g. gbk "
+                   "(default: UTF-8, else GBK; shapefiles honour .cpg)")
+    p.add_argument("--lon-col", help="longitude column of CSV/Excel inputs (e.g. 经度)")
+    p.add_argument("--lat-col", help="latitude column of CSV/Excel inputs (e.g. 纬度)")
+    p.add_argument("--name-col", help="facilities column holding the name (e.g. 名称)")
     p.add_argument("--cache-dir", type=Path, help="network cache folder")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the network cache")
 
@@ -132,6 +139,16 @@ def load_inputs(args: argparse.Namespace) -> tuple[StudyArea, WalkNetwork, Any, 
         fac_opts["kind_column"] = args.kind_column
     if args.assume_crs:
         fac_opts["assume_crs"] = pop_opts["assume_crs"] = args.assume_crs
+    if args.coord_system:
+        fac_opts["coord_system"] = pop_opts["coord_system"] = args.coord_system
+    if args.encoding:
+        fac_opts["encoding"] = pop_opts["encoding"] = args.encoding
+    if args.lon_col:
+        fac_opts["lon_column"] = pop_opts["lon_column"] = args.lon_col
+    if args.lat_col:
+        fac_opts["lat_column"] = pop_opts["lat_column"] = args.lat_col
+    if args.name_col:
+        fac_opts["name_column"] = args.name_col
     changes["facilities_options"], changes["population_options"] = fac_opts, pop_opts
     study = replace(study, **changes)
 
@@ -247,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[Any], None]]:
     """Subcommands that live in their own modules (site, map, targets)."""
-    found: list[Callable[[Any], None]] = []
+    from planner._cli_targets import add_targets_command
+
+    found: list[Callable[[Any], None]] = [add_targets_command]
     return found
 
 

@@ -6,7 +6,7 @@ import logging
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -21,7 +21,7 @@ from planner._validate import _rows, check_columns
 from planner.errors import InputError
 from planner.inputs import check_in_area
 from planner.kinds import DEFAULT_KINDS, DEFAULT_THRESHOLDS_MIN, KIND, POPULATION, FacilityKind
-from planner.network import Snapped, WalkNetwork
+from planner.network import Snapped, WalkNetwork, _points_xy
 
 logger = logging.getLogger(__name__)
 
@@ -267,14 +267,15 @@ def compute_coverage(
     x1, y1 = network.node_xy.max(axis=0)
     bounds = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
 
-    cell_snap = network.snap(population, max_snap_m=max_snap_m)
+    # one representative point per cell, shared by snapping and the straight-line distances
+    _, cell_xy = _points_xy(population, network.crs)
+    cell_snap = replace(network.snap(cell_xy, max_snap_m=max_snap_m), index=population.index)
     _report_snap(population, cell_snap, "population cells", network, bounds)
     fac_snap = network.snap(facilities, max_snap_m=max_snap_m)
     if len(facilities):
         _report_snap(facilities, fac_snap, "facilities", network, bounds)
     facilities = facilities.assign(snap_ok=fac_snap.ok, access_m=fac_snap.access_m)
 
-    cell_xy = shapely.get_coordinates(population.geometry.representative_point().to_numpy())
     minutes, nearest, straight = {}, {}, {}
     names = list(kinds)
     iterator: Any = names

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import unicodedata
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
+from planner import datums
 from planner._validate import _rows, check_columns, check_numeric_nonnegative, check_unique_index
 from planner.errors import InputError
 from planner.kinds import AGE_0_3, AGE_0_17, AGE_60_PLUS, CAPACITY, KIND, NAME, POPULATION
@@ -26,6 +28,11 @@ logger = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
 _VECTOR = (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".zip")
 _PARQUET = (".parquet", ".geoparquet")
+_EXCEL = (".xlsx", ".xlsm")
+# Column names that the readers accept when the default lon/lat/name columns are missing.
+_LON_ALIASES = ("lon", "lng", "long", "longitude", "x", "经度", "东经", "经度坐标")
+_LAT_ALIASES = ("lat", "latitude", "y", "纬度", "北纬", "纬度坐标")
+_NAME_ALIASES = ("name", "名称", "机构名称", "设施名称", "名字")
 
 
 def _read_any(
@@ -36,8 +43,15 @@ def _read_any(
     lon_column: str = "lon",
     lat_column: str = "lat",
     assume_crs: Any = None,
+    coord_system: str | int | None = None,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read a vector file or a lon/lat CSV into a GeoDataFrame, with clear errors."""
+    """Read a vector file, a lon/lat CSV or an Excel sheet into a GeoDataFrame, with clear errors.
+
+    ``coord_system`` (see :func:`read_facilities`) is applied before anything else is
+    done with the geometries, so GCJ-02/BD-09 never reach metric work.
+    """
+    datum = _check_coord_system(coord_system, what)
     path = Path(path)
     if not path.exists():
         msg = f"{what} file {path} does not exist."
@@ -45,15 +59,20 @@ def _read_any(
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".txt"):
-            gdf = _read_lonlat_csv(path, what, lon_column, lat_column)
+            gdf = _read_lonlat_csv(path, what, lon_column, lat_column, encoding=encoding, datum=datum)
+        elif suffix in _EXCEL:
+            gdf = _read_lonlat_excel(path, what, lon_column, lat_column, sheet=layer, datum=datum)
         elif suffix in _PARQUET:
             gdf = gpd.read_parquet(path)
         elif suffix in _VECTOR:
-            gdf = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+            kw: dict[str, Any] = {"layer": layer} if layer else {}
+            if encoding:
+                kw["encoding"] = encoding
+            gdf = gpd.read_file(path, **kw)
         else:
             msg = (
                 f"{what} file {path}: unknown type {suffix!r}; use CSV (lon/lat columns), "
-                "GeoJSON, GeoPackage, Shapefile or GeoParquet."
+                "Excel .xlsx, GeoJSON, GeoPackage, Shapefile or GeoParquet."
             )
             raise InputError(msg)
     except InputError:
@@ -65,24 +84,289 @@ def _read_any(
         msg = f"{what} file {path} has no rows."
         raise InputError(msg)
     if gdf.crs is None:
-        if assume_crs is None:
+        declared = _declared_crs(datum)
+        if declared is not None:
+            gdf = gdf.set_crs(declared)
+        elif assume_crs is None:
             msg = (
                 f"{what} file {path} has no CRS. Declare it in the file, or pass "
-                "assume_crs (CLI: --assume-crs EPSG:4326) if you know what it is."
+                "assume_crs (CLI: --assume-crs EPSG:4326) or coord_system "
+                "(CLI: --coord-system wgs84|cgcs2000|gcj02|bd09|EPSG code) if you know what it is."
             )
             raise InputError(msg)
-        gdf = gdf.set_crs(assume_crs)
+        else:
+            gdf = gdf.set_crs(assume_crs)
+    elif datum is not None and suffix not in (".csv", ".txt", *_EXCEL):
+        _check_declared_matches(gdf.crs, datum, what, path)
     gdf = _drop_empty_geometries(gdf, what, path)
+    _check_lonlat_range(gdf, what, path)
+    if datum in ("gcj02", "bd09"):
+        gdf = _convert_to_wgs84(gdf, datum, what, path)
+    _warn_mojibake(gdf, what, path)
     gdf.attrs["source"] = str(path)
+    if datum is not None:
+        gdf.attrs["coord_system"] = datum if isinstance(datum, str) else gdf.crs.to_string()
     return gdf
 
 
-def _read_lonlat_csv(path: Path, what: str, lon_column: str, lat_column: str) -> gpd.GeoDataFrame:
-    df = pd.read_csv(path)
+def _check_coord_system(coord_system: str | int | None, what: str) -> str | pyproj.CRS | None:
+    """Normalise ``coord_system``: a datum name from :data:`planner.datums.COORD_SYSTEMS` or a CRS."""
+    if coord_system is None:
+        return None
+    if isinstance(coord_system, str):
+        key = coord_system.strip().lower().replace("-", "").replace("_", "")
+        aliases = {"wgs84": "wgs84", "epsg4326": "wgs84", "cgcs2000": "cgcs2000", "gcj02": "gcj02",
+                   "gcj": "gcj02", "amap": "gcj02", "bd09": "bd09", "bd09ll": "bd09", "baidu": "bd09"}  # fmt: skip
+        if key in aliases:
+            return aliases[key]
+    try:
+        return pyproj.CRS.from_user_input(coord_system)
+    except pyproj.exceptions.CRSError as exc:
+        msg = (
+            f"{what}: coord_system {coord_system!r} is not known; use one of "
+            f"{list(datums.COORD_SYSTEMS)} or an EPSG code such as 'EPSG:4490' or 32650."
+        )
+        raise InputError(msg) from exc
+
+
+def _declared_crs(datum: str | pyproj.CRS | None) -> pyproj.CRS | None:
+    """The CRS a file in ``datum`` gets (GCJ-02/BD-09 are lon/lat on WGS-84 until converted)."""
+    if datum is None:
+        return None
+    if isinstance(datum, pyproj.CRS):
+        return datum
+    return pyproj.CRS.from_epsg(4490 if datum == "cgcs2000" else 4326)
+
+
+def _check_declared_matches(crs: pyproj.CRS, datum: str | pyproj.CRS, what: str, path: Path) -> None:
+    """A file's own CRS must agree with ``coord_system``; GCJ-02/BD-09 need lon/lat degrees."""
+    if datum in ("gcj02", "bd09"):
+        if not crs.is_geographic:
+            msg = (
+                f"{what} file {path} is in a projected CRS ({crs.to_string()}) but coord_system "
+                f"is {datum!r}, which is longitude/latitude in degrees. Export the file in "
+                "longitude/latitude, or fix coord_system."
+            )
+            raise InputError(msg)
+        return
+    want = _declared_crs(datum)
+    geographic_pair = {crs.to_epsg(), want.to_epsg()} <= {4326, 4490}
+    if not crs.equals(want) and not geographic_pair:
+        msg = (
+            f"{what} file {path} declares CRS {crs.to_string()} but coord_system says "
+            f"{want.to_string()}. Remove coord_system to use the file's CRS, or fix the file."
+        )
+        raise InputError(msg)
+
+
+def _check_lonlat_range(gdf: gpd.GeoDataFrame, what: str, path: Path) -> None:
+    """Geographic coordinates outside lon ±180 / lat ±90 (swapped axes) are an error, not inf."""
+    if not gdf.crs.is_geographic:
+        return
+    xmin, ymin, xmax, ymax = shapely.bounds(gdf.geometry.to_numpy()).T
+    bad_lat = (np.abs(ymin) > 90) | (np.abs(ymax) > 90)
+    bad_lon = (np.abs(xmin) > 180) | (np.abs(xmax) > 180)
+    bad = bad_lat | bad_lon
+    if not bad.any():
+        return
+    rows = gdf.index[bad]
+    swapped = (bad_lat & (np.abs(xmax) <= 90) & (np.abs(xmin) <= 90))[bad].all()
+    hint = " They look swapped (x holds latitudes): swap the axes." if swapped else ""
+    msg = (
+        f"{what} file {path}: rows {_rows(rows)} have coordinates outside the valid range "
+        f"(lon -180..180, lat -90..90) for CRS {gdf.crs.to_string()}.{hint}"
+    )
+    raise InputError(msg)
+
+
+def _convert_to_wgs84(gdf: gpd.GeoDataFrame, datum: str, what: str, path: Path) -> gpd.GeoDataFrame:
+    """Move every vertex from GCJ-02/BD-09 to WGS-84 with planner's own converter; log the shift."""
+    if not gdf.crs.is_geographic:
+        msg = (
+            f"{what} file {path} is in a projected CRS ({gdf.crs.to_string()}) but coord_system "
+            f"is {datum!r}, which is longitude/latitude in degrees."
+        )
+        raise InputError(msg)
+    geoms = gdf.geometry.to_numpy()
+    xy = shapely.get_coordinates(geoms)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lon, lat = datums.to_wgs84(xy[:, 0], xy[:, 1], datum)
+        shift = datums._haversine_m(xy[:, 0], xy[:, 1], lon, lat)
+    moved = np.isfinite(shift) & (shift > 0)
+    out = gdf.copy()
+    out["geometry"] = shapely.set_coordinates(geoms.copy(), np.column_stack([lon, lat]))
+    out = out.set_crs(4326, allow_override=True)
+    outside = int((~datums.in_china(xy[:, 0], xy[:, 1])).sum())
+    logger.info(
+        "%s file %s: converted %d points from %s to WGS-84; %d moved, mean shift %.1f m "
+        "(max %.1f m); %d outside China's box left unchanged",
+        what, path, len(xy), datum.upper(), int(moved.sum()),
+        float(shift[moved].mean()) if moved.any() else 0.0,
+        float(shift[moved].max()) if moved.any() else 0.0, outside,
+    )  # fmt: skip
+    return out
+
+
+def _looks_mojibake(text: str) -> bool:
+    """True for text that is probably GBK/UTF-8 bytes decoded with the wrong codec.
+
+    Such text re-encodes as Latin-1/CP1252 into bytes that decode as UTF-8 (to non-ASCII)
+    or as GBK (to Chinese). Runs of non-ASCII characters are then at least two long (one
+    Chinese character is 2-3 bytes), so accented words such as "Sánchez" never match.
+
+    >>> _looks_mojibake("托育园".encode("gbk").decode("latin-1")), _looks_mojibake("Guardería Sánchez")
+    (True, False)
+    """
+    if "\ufffd" in text:
+        return True
+    runs = re.findall(r"[^\x00-\x7f]+", text)
+    if not runs or min(len(r) for r in runs) < 2:
+        return False
+    for wrong in ("latin-1", "cp1252"):
+        try:
+            raw = text.encode(wrong)
+        except UnicodeEncodeError:
+            continue
+        try:
+            raw.decode("utf-8")
+            return True  # non-ASCII bytes that form valid UTF-8: almost never chance
+        except UnicodeDecodeError:
+            pass
+        try:
+            fixed = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            continue
+        if all(len(r) % 2 == 0 for r in runs) and any("\u4e00" <= c <= "\u9fff" for c in fixed):
+            return True
+    return False
+
+
+def _warn_mojibake(gdf: gpd.GeoDataFrame, what: str, path: Path) -> None:
+    """Warn (UserWarning) per text column holding probable mojibake, naming rows and the fix."""
+    for col in gdf.columns:
+        dtype = gdf[col].dtype
+        if col == gdf.geometry.name or not (pd.api.types.is_object_dtype(dtype)
+                                            or pd.api.types.is_string_dtype(dtype)):  # fmt: skip
+            continue
+        values = gdf[col]
+        bad = values.map(lambda v: isinstance(v, str) and _looks_mojibake(v)).astype(bool)
+        if bad.any():
+            example = values[bad].iloc[0]
+            first = gdf.attrs.get("first_row")
+            rows = _rows(np.flatnonzero(bad.to_numpy()) + first) if first else _rows(gdf.index[bad])
+            msg = (
+                f"{what} file {path}: column {col!r} looks mis-decoded (mojibake) in rows "
+                f"{rows}, e.g. {example!r}. Give the file's encoding: "
+                "encoding='gbk' (CLI: --encoding gbk), or for a shapefile add a .cpg file "
+                "next to the .shp holding its encoding (e.g. GBK)."
+            )
+            warnings.warn(msg, UserWarning, stacklevel=4)
+
+
+def _decode_table(path: Path, what: str, encoding: str | None) -> tuple[str, str]:
+    """Text of a CSV and the encoding used: the given one, else UTF-8, else GBK (GB18030)."""
+    raw = path.read_bytes()
+    if encoding:
+        try:
+            return raw.decode(encoding), encoding
+        except LookupError as exc:
+            msg = f"{what} file {path}: unknown encoding {encoding!r}; use e.g. 'utf-8' or 'gbk'."
+            raise InputError(msg) from exc
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            msg = (
+                f"{what} file {path} is not valid {encoding} (line {line}); "
+                "give its real encoding (encoding=..., CLI: --encoding), e.g. 'utf-8' or 'gbk'."
+            )
+            raise InputError(msg) from exc
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        msg = (
+            f"{what} file {path} is neither UTF-8 nor GBK; give its encoding "
+            "(encoding=..., CLI: --encoding), or save it as UTF-8."
+        )
+        raise InputError(msg) from exc
+    logger.info("%s file %s is not UTF-8; read it as GBK (GB18030)", what, path)
+    return text, "gbk"
+
+
+def _pick_column(df: pd.DataFrame, wanted: str, default: str, aliases: tuple[str, ...]) -> str:
+    """``wanted`` if present; when it is the default and missing, a known alias (case-insensitive)."""
+    if wanted in df.columns or wanted != default:
+        return wanted
+    by_lower = {str(c).strip().lower(): c for c in df.columns}
+    for alias in aliases:
+        if alias in by_lower:
+            return str(by_lower[alias])
+    return wanted
+
+
+def _read_lonlat_csv(
+    path: Path,
+    what: str,
+    lon_column: str,
+    lat_column: str,
+    *,
+    encoding: str | None = None,
+    datum: str | pyproj.CRS | None = None,
+) -> gpd.GeoDataFrame:
+    import io
+
+    text, _ = _decode_table(path, what, encoding)
+    df = pd.read_csv(io.StringIO(text))
+    return _lonlat_frame(df, path, what, lon_column, lat_column, datum=datum)
+
+
+def _read_lonlat_excel(
+    path: Path,
+    what: str,
+    lon_column: str,
+    lat_column: str,
+    *,
+    sheet: str | None = None,
+    datum: str | pyproj.CRS | None = None,
+) -> gpd.GeoDataFrame:
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError as exc:
+        msg = f"{what} file {path}: reading Excel needs openpyxl; run `pip install openpyxl`, or save the sheet as CSV."
+        raise InputError(msg) from exc
+    df = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, engine="openpyxl")
+    df.columns = [str(c).strip() for c in df.columns]
+    return _lonlat_frame(df, path, what, lon_column, lat_column, datum=datum)
+
+
+def _lonlat_frame(
+    df: pd.DataFrame,
+    path: Path,
+    what: str,
+    lon_column: str,
+    lat_column: str,
+    *,
+    datum: str | pyproj.CRS | None = None,
+) -> gpd.GeoDataFrame:
     if len(df) == 0:
         msg = f"{what} file {path} has no rows."
         raise InputError(msg)
-    check_columns(df, [lon_column, lat_column], what, source=str(path))
+    lon_column = _pick_column(df, lon_column, "lon", _LON_ALIASES)
+    lat_column = _pick_column(df, lat_column, "lat", _LAT_ALIASES)
+    if lon_column in df.columns and lat_column in df.columns and (lon_column, lat_column) != ("lon", "lat"):
+        logger.info("%s file %s: coordinates from columns %r/%r", what, path, lon_column, lat_column)
+    if lon_column not in df.columns or lat_column not in df.columns:
+        have = [str(c) for c in df.columns]
+        missing = [c for c in (lon_column, lat_column) if c not in df.columns]
+        msg = (
+            f"{what} ({path}) is missing column(s) {missing}; it has {have}. Name the coordinate "
+            "columns with lon_column=/lat_column= (CLI: --lon-col/--lat-col; study.toml: "
+            "lon_column/lat_column)."
+        )
+        raise InputError(msg)
     lon = pd.to_numeric(df[lon_column], errors="coerce")
     lat = pd.to_numeric(df[lat_column], errors="coerce")
     bad = df.index[lon.isna() | lat.isna()]
@@ -92,23 +376,26 @@ def _read_lonlat_csv(path: Path, what: str, lon_column: str, lat_column: str) ->
             "(row numbers count the header as line 1)."
         )
         raise InputError(msg)
-    out_lat = lat.abs() > 90
-    out_lon = lon.abs() > 180
-    if out_lat.any() or out_lon.any():
-        rows = df.index[out_lat | out_lon] + 2
-        hint = (
-            f" They look swapped: {lat_column} holds longitudes. Swap the two columns."
-            if (out_lat & (lon.abs() <= 90)).all()
-            else ""
-        )
-        msg = (
-            f"{what} file {path}: rows {_rows(rows)} have {lon_column}/{lat_column} outside "
-            f"the valid range (lon -180..180, lat -90..90).{hint}"
-        )
-        raise InputError(msg)
+    crs = _declared_crs(datum) or pyproj.CRS.from_epsg(4326)
+    if crs.is_geographic:
+        out_lat = lat.abs() > 90
+        out_lon = lon.abs() > 180
+        if out_lat.any() or out_lon.any():
+            rows = df.index[out_lat | out_lon] + 2
+            hint = (
+                f" They look swapped: {lat_column} holds longitudes. Swap the two columns."
+                if (out_lat & (lon.abs() <= 90)).all()
+                else ""
+            )
+            msg = (
+                f"{what} file {path}: rows {_rows(rows)} have {lon_column}/{lat_column} outside "
+                f"the valid range (lon -180..180, lat -90..90).{hint}"
+            )
+            raise InputError(msg)
     geometry = gpd.points_from_xy(lon, lat)
-    return gpd.GeoDataFrame(df.drop(columns=[lon_column, lat_column]), geometry=geometry,
-                            crs="EPSG:4326")  # fmt: skip
+    out = gpd.GeoDataFrame(df.drop(columns=[lon_column, lat_column]), geometry=geometry, crs=crs)
+    out.attrs["first_row"] = 2  # header is line 1
+    return out
 
 
 def _drop_empty_geometries(gdf: gpd.GeoDataFrame, what: str, path: Path) -> gpd.GeoDataFrame:
@@ -142,13 +429,16 @@ def read_facilities(
     layer: str | None = None,
     assume_crs: Any = None,
     merge_within_m: float | None = 60.0,
+    coord_system: str | int | None = None,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read facility points and give them the columns planner uses.
 
     Parameters
     ----------
     path
-        CSV with lon/lat (WGS-84) columns, GeoJSON, GeoPackage, Shapefile or GeoParquet.
+        CSV or Excel (.xlsx) with lon/lat columns, GeoJSON, GeoPackage, Shapefile or
+        GeoParquet.
     kind_column
         Column holding the kind, or a source category that ``kind_map`` translates.
     kind_map
@@ -159,11 +449,23 @@ def read_facilities(
         Source columns for the name, the capacity (optional) and a unique id (default:
         ``osm_type/osm_id`` when present, else the row number).
     lon_column, lat_column
-        Coordinate columns of a CSV.
+        Coordinate columns of a CSV or Excel sheet (any names, Chinese too). When left at
+        ``"lon"``/``"lat"`` and missing, ``lng``/``longitude``/``经度`` and
+        ``latitude``/``纬度`` are recognised. ``name_column`` likewise falls back to ``名称``.
     layer
-        Layer of a GeoPackage.
+        Layer of a GeoPackage, or sheet name of an Excel file (default: the first sheet).
     assume_crs
         CRS to use when the file declares none.
+    coord_system
+        Datum of the coordinates: ``"wgs84"``, ``"cgcs2000"``, ``"gcj02"`` (Amap, Tencent),
+        ``"bd09"`` (Baidu) or a CRS such as ``"EPSG:4490"`` or ``32650``. GCJ-02 and BD-09
+        are converted to WGS-84 on load, before any metric work (points outside China's
+        box are left unchanged, as the datums define), and the log says how many points
+        moved and by how much. None: the file's own CRS (CSV: WGS-84).
+    encoding
+        Text encoding of a CSV or shapefile, e.g. ``"gbk"``. None: a CSV is read as UTF-8,
+        else GBK; a shapefile honours its ``.cpg``. Text that looks mis-decoded
+        (mojibake) gives a UserWarning naming the column and rows.
     merge_within_m
         Merge rows of the same kind whose names match (ignoring case, accents and small
         words) and that lie within this many metres: OSM often maps one care home as a
@@ -182,14 +484,26 @@ def read_facilities(
     >>> f["kind"].value_counts().to_dict()
     {'nursery': 20, 'eldercare': 7}
     """
-    gdf = _read_any(path, "facilities", layer=layer, lon_column=lon_column,
-                    lat_column=lat_column, assume_crs=assume_crs)  # fmt: skip
+    gdf = _read_any(path, "facilities", layer=layer, lon_column=lon_column, lat_column=lat_column,
+                    assume_crs=assume_crs, coord_system=coord_system, encoding=encoding)  # fmt: skip
     src = str(path)
     check_columns(gdf, [kind_column], "facilities", source=src)
     gdf = gdf.copy()
+    name_column = _pick_column(gdf, name_column, NAME, _NAME_ALIASES)
     if id_column is not None:
         check_columns(gdf, [id_column], "facilities", source=src)
-        gdf.index = pd.Index(gdf[id_column].astype(str), name="facility_id")
+        ids = gdf[id_column].astype(str)
+        dup = ids.duplicated(keep=False).to_numpy()
+        if dup.any():
+            first = gdf.attrs.get("first_row", 0)
+            rows = [first + i for i in np.flatnonzero(dup)] if first else list(gdf.index[dup])
+            msg = (
+                f"facilities ({src}) has duplicate ids {_rows(ids[dup].unique())} in column "
+                f"{id_column!r}, rows {_rows(rows)}; give every row a unique id, or drop the "
+                "repeated rows."
+            )
+            raise InputError(msg)
+        gdf.index = pd.Index(ids, name="facility_id")
     elif {"osm_type", "osm_id"} <= set(gdf.columns):
         gdf.index = pd.Index(gdf["osm_type"].astype(str) + "/" + gdf["osm_id"].astype(str),
                              name="facility_id")  # fmt: skip
@@ -324,6 +638,8 @@ def read_population(
     lat_column: str = "lat",
     layer: str | None = None,
     assume_crs: Any = None,
+    coord_system: str | int | None = None,
+    encoding: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read population cells (polygons or points) with a ``population`` column.
 
@@ -335,7 +651,7 @@ def read_population(
         Column with residents per cell; renamed to ``population``.
     id_column
         Column with a unique cell id (used as index if present).
-    lon_column, lat_column, layer, assume_crs
+    lon_column, lat_column, layer, assume_crs, coord_system, encoding
         As in :func:`read_facilities`.
 
     Returns
@@ -343,14 +659,20 @@ def read_population(
     geopandas.GeoDataFrame
         Indexed by cell id, ``population`` as float, age columns kept if present.
 
+    Raises
+    ------
+    InputError
+        Also when population or age values are negative, or polygon cells overlap
+        (their people would be counted twice).
+
     Examples
     --------
     >>> p = read_population("data/las_palmas/population_grid_100m.gpkg")
     >>> len(p), round(p["population"].sum())
     (868, 273577)
     """
-    gdf = _read_any(path, "population", layer=layer, lon_column=lon_column,
-                    lat_column=lat_column, assume_crs=assume_crs)  # fmt: skip
+    gdf = _read_any(path, "population", layer=layer, lon_column=lon_column, lat_column=lat_column,
+                    assume_crs=assume_crs, coord_system=coord_system, encoding=encoding)  # fmt: skip
     src = str(path)
     check_columns(gdf, [population_column], "population", source=src)
     gdf = gdf.copy()
@@ -368,9 +690,40 @@ def read_population(
         if col in gdf.columns:
             check_numeric_nonnegative(gdf, col, "population", source=src)
             gdf[col] = pd.to_numeric(gdf[col]).astype(float)
+    _check_no_overlap(gdf, src)
     gdf.attrs["source"] = src
     gdf.attrs["age_source"] = "grid columns"
     return gdf
+
+
+def _check_no_overlap(cells: gpd.GeoDataFrame, src: str, *, tolerance: float = 1e-6) -> None:
+    """Raise InputError naming cells whose polygons overlap by more than ``tolerance`` of the smaller.
+
+    Cells that only touch along edges are fine; overlapping ones count people twice.
+    """
+    geoms = cells.geometry.to_numpy()
+    poly = np.isin(shapely.get_type_id(geoms), (3, 6))
+    if poly.sum() < 2:
+        return
+    idx = np.flatnonzero(poly)
+    g = geoms[idx]
+    left, right = shapely.STRtree(g).query(g, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    if len(left) == 0:
+        return
+    shared = shapely.area(shapely.intersection(g[left], g[right]))
+    smaller = np.minimum(shapely.area(g[left]), shapely.area(g[right]))
+    over = shared > tolerance * np.where(smaller > 0, smaller, 1.0)
+    if not over.any():
+        return
+    pairs = [f"{cells.index[idx[a]]}/{cells.index[idx[b]]}" for a, b in zip(left[over], right[over], strict=True)]
+    msg = (
+        f"population ({src}) has {int(over.sum())} pairs of overlapping cells {_rows(pairs)}; "
+        "their people would be counted twice. Use a grid whose cells do not overlap, "
+        "or dissolve the duplicates."
+    )
+    raise InputError(msg)
 
 
 def apply_age_shares(
@@ -516,7 +869,10 @@ def check_in_area(
         return
     rows = gdf.index[~inside]
     src = gdf.attrs.get("source", what)
-    hint = "Check the file's CRS / coordinate datum (GCJ-02 and BD-09 need conversion)."
+    hint = (
+        "Check the file's CRS / coordinate datum (GCJ-02 and BD-09 need conversion: "
+        "coord_system='gcj02' or 'bd09', CLI --coord-system)."
+    )
     geo = gdf.to_crs(4326).geometry.representative_point()
     lon, lat = geo.x.to_numpy()[~inside], geo.y.to_numpy()[~inside]
     if np.isfinite(lon).all() and (np.abs(lon) <= 90).all():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import itertools
 import logging
 import math
 import os
@@ -40,6 +41,8 @@ _EXCLUDED_HIGHWAYS = frozenset(
         "services", "rest_area", "elevator",
     }
 )  # fmt: skip
+# Sparse travel matrices store at least this, so a 0 m pair is not lost as an implicit zero.
+_MIN_LENGTH_M = 1e-6
 _FOOT_YES = frozenset({"yes", "designated", "permissive", "official"})
 
 
@@ -737,7 +740,7 @@ def _parse_osm_xml(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     except (ET.ParseError, OSError, EOFError, ValueError, TypeError) as exc:
         msg = f"{path}: not a readable OSM XML file ({exc})."
         raise NetworkError(msg) from exc
-    pairs = [(a, b) for w in ways for a, b in zip(w[:-1], w[1:], strict=True)]
+    pairs = [(a, b) for w in ways for a, b in itertools.pairwise(w)]
     missing = sum(1 for a, b in pairs if a not in coords or b not in coords)
     pairs = [(a, b) for a, b in pairs if a in coords and b in coords]
     if not pairs:

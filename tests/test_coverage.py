@@ -189,7 +189,7 @@ def test_unknown_kind_is_named(lattice):
 def test_missing_target_column_says_how_to_fix(lattice):
     cells = points([[0, 0]], population=[1.0])
     fac = points([[0, 0]], kind=["eldercare"])
-    with pytest.raises(pl.InputError, match="age_60_plus.*age shares"):
+    with pytest.raises(pl.InputError, match=r"age_60_plus.*age shares"):
         pl.compute_coverage(lattice, cells, fac, kinds={"eldercare": pl.DEFAULT_KINDS["eldercare"]})
 
 

@@ -11,9 +11,13 @@ from planner.outputs import atomic_path, to_toml, write_layer, write_table
 def test_atomic_path_keeps_old_file_on_failure(tmp_path):
     target = tmp_path / "t.csv"
     target.write_text("old")
-    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
-        tmp.write_text("half")
-        raise RuntimeError
+    def fail():
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        fail()
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
 
@@ -28,7 +32,8 @@ def test_write_layer_replaces_inf(tmp_path):
     gdf = gpd.GeoDataFrame({"minutes": [1.0, np.inf]}, geometry=gpd.points_from_xy([0, 1], [0, 1]), crs=32628)
     p = write_layer(gdf, tmp_path / "c.gpkg")
     back = gpd.read_file(p)
-    assert back["minutes"].iloc[0] == 1.0 and np.isnan(back["minutes"].iloc[1])
+    assert back["minutes"].iloc[0] == 1.0
+    assert np.isnan(back["minutes"].iloc[1])
 
 
 def test_toml_roundtrip():
