@@ -125,7 +125,7 @@ def test_cache_roundtrip_gives_the_same_network(tmp_path):
 
 
 def test_components_are_labelled_largest_first(tiny_network):
-    n, labels = csgraph.connected_components(tiny_network.csr, directed=False)
+    n, _labels = csgraph.connected_components(tiny_network.csr, directed=False)
     assert int(tiny_network.component.max()) + 1 == n
     sizes = np.bincount(tiny_network.component)
     assert sizes[0] == sizes.max()
