@@ -85,8 +85,8 @@ def add_study_arguments(p: argparse.ArgumentParser, *, study_required: bool = Fa
     p.add_argument("--age-shares", type=_shares, help="e.g. age_60_plus=0.25,age_0_3=0.03,age_0_17=0.16")
     p.add_argument("--max-snap-m", type=float, help="farthest a point may be from a street (m)")
     p.add_argument("--assume-crs", help="CRS for input files that declare none, e.g. EPSG:4326")
-    p.add_argument("--coord-system", help="datum of facility/population coordinates: wgs84, cgcs2000, "
-                   "gcj02 (Amap/Tencent), bd09 (Baidu) or an EPSG code")
+    p.add_argument("--coord-system", help="datum of facility (and lon/lat population table) coordinates: "
+                   "wgs84, cgcs2000, gcj02 (Amap/Tencent), bd09 (Baidu) or an EPSG code")
     p.add_argument("--encoding", help="text encoding of CSV/shapefile inputs, e.g. gbk "
                    "(default: UTF-8, else GBK; shapefiles honour .cpg)")
     p.add_argument("--lon-col", help="longitude column of CSV/Excel inputs (e.g. 经度)")
@@ -140,7 +140,10 @@ def load_inputs(args: argparse.Namespace) -> tuple[StudyArea, WalkNetwork, Any, 
     if args.assume_crs:
         fac_opts["assume_crs"] = pop_opts["assume_crs"] = args.assume_crs
     if args.coord_system:
-        fac_opts["coord_system"] = pop_opts["coord_system"] = args.coord_system
+        fac_opts["coord_system"] = args.coord_system
+        # a projected grid has its own CRS; the datum applies to lon/lat tables only
+        if Path(changes.get("population_path", study.population_path)).suffix.lower() in (".csv", ".txt", ".xlsx"):
+            pop_opts["coord_system"] = args.coord_system
     if args.encoding:
         fac_opts["encoding"] = pop_opts["encoding"] = args.encoding
     if args.lon_col:
