@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from planner.access import Access, compute_access, two_step_fca
 from planner.coverage import Coverage, compute_coverage
+from planner.demand import grid_from_points, spread_population
 from planner.errors import InputError, NetworkError, PlannerError, SolverError
 from planner.inputs import (
     age_shares_from_census,
@@ -33,6 +34,8 @@ __all__ = [
     "TargetReport",
     "TargetSet",
     "compute_access",
+    "grid_from_points",
+    "spread_population",
     "evaluate_targets",
     "read_targets",
     "two_step_fca",

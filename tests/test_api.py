@@ -11,7 +11,7 @@ import planner as pl
 PKG = Path(pl.__file__).parent
 # lower number = lower layer; a module may import only from layers below or equal to its own
 LAYER = {
-    "errors": 0, "_validate": 1, "datums": 1, "kinds": 2, "inputs": 3, "study": 4, "network": 5,
+    "errors": 0, "_validate": 1, "datums": 1, "kinds": 2, "inputs": 3, "demand": 3, "study": 4, "network": 5,
     "coverage": 6, "access": 7, "siting": 7, "targets": 8, "_escape": 1, "maps": 9,
     "outputs": 9, "scale": 10, "cli": 11,
 }
