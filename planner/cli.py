@@ -192,6 +192,19 @@ def format_summary(summary: pd.DataFrame) -> str:
     return pd.DataFrame(rows).to_string(index=False)
 
 
+def format_districts(coverage: Coverage) -> str:
+    """Districts (rows) × kinds (columns): share within the kind's own threshold, and facility count."""
+    by = coverage.summary(by="district")
+    parts = []
+    for name, kind in coverage.kinds.items():
+        rows = by[(by["kind"] == name) & (by["minutes"] == kind.threshold_min)]
+        if rows.empty:  # the kind's threshold is not among the reported ones: use the largest
+            rows = by[(by["kind"] == name) & (by["minutes"] == by["minutes"].max())]
+        cell = [f"{100 * s:.0f}% ({n})" if pd.notna(s) else "-" for s, n in zip(rows["share"], rows["facilities"], strict=True)]
+        parts.append(pd.Series(cell, index=rows["district"].to_numpy(), name=name))
+    return pd.concat(parts, axis=1).to_string()
+
+
 def write_coverage_outputs(coverage: Coverage, out: Path, study: StudyArea, *, by_district: bool) -> list[Path]:
     """Write summary.csv, cells.gpkg (and summary_by_district.csv) and run.toml into ``out``."""
     summary = coverage.summary()
@@ -236,6 +249,9 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         print(f"network {network.n_nodes:,} nodes; {len(population):,} cells; "
               f"snap limit {study.max_snap_m:g} m; age groups: {coverage.params['age_source']}")  # fmt: skip
         print(format_summary(coverage.summary()))
+        if districts is not None:
+            print(f"\nper district: share within each kind's threshold (facilities in the district)")
+            print(format_districts(coverage))
         print("wrote " + ", ".join(str(p) for p in written))
     return 0
 

@@ -65,6 +65,7 @@ class Coverage:
     thresholds_min: tuple[float, ...]
     cell_snap: Snapped
     params: Mapping[str, Any] = field(default_factory=dict)
+    district_names: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -106,7 +107,7 @@ class Coverage:
         for name, kind in self.kinds.items():
             w = self._weights(name)
             n_fac = int((self.facilities[KIND] == name).sum()) if len(self.facilities) else 0
-            groups = [(None, w.index)] if by is None else list(self.population.groupby(by).groups.items())
+            groups = [(None, w.index)] if by is None else self._groups(by)
             for t in self.thresholds_min:
                 net_ok = self.minutes[name] <= t
                 line_ok = self.straight_minutes[name] <= t
@@ -123,7 +124,7 @@ class Coverage:
                         "share": covered / total if total > 0 else np.nan,
                         "covered_straight": straight,
                         "share_straight": straight / total if total > 0 else np.nan,
-                        "facilities": n_fac,
+                        "facilities": n_fac if key is None else _count_in(self.facilities, name, by, key),
                         "speed_kmh": kind.speed_kmh,
                         "reach_m": kind.reach_m(t),
                         "target_source": self.population.attrs.get("age_source", "grid columns")
@@ -134,6 +135,13 @@ class Coverage:
                         row = {by: key, **row}
                     rows.append(row)
         return pd.DataFrame(rows)
+
+    def _groups(self, by: str) -> list[tuple[Any, pd.Index]]:
+        groups = dict(self.population.groupby(by).groups)
+        if by == DISTRICT:  # districts with no cells are listed too (0 people)
+            for name in self.district_names:
+                groups.setdefault(name, pd.Index([]))
+        return sorted(groups.items(), key=lambda kv: str(kv[0]))
 
     def gaps(self, kind: str | None = None, minutes: float | None = None) -> gpd.GeoDataFrame:
         """Cells whose target population is not covered.
@@ -261,6 +269,7 @@ def compute_coverage(
     facilities = _prepare_facilities(facilities, kinds, network.crs)
     if districts is not None:
         population = _join_districts(population, districts)
+        facilities = _join_districts(facilities, districts)
 
     pad = max_snap_m + 1.0
     x0, y0 = network.node_xy.min(axis=0)
@@ -339,6 +348,7 @@ def compute_coverage(
         thresholds_min=thresholds,
         cell_snap=cell_snap,
         params=MappingProxyType(params),
+        district_names=tuple(districts[DISTRICT].astype(str)) if districts is not None else (),
     )
 
 
@@ -424,6 +434,13 @@ def _report_snap(
             "%s: %d rows lie nearer a small disconnected street fragment than the main network; "
             "they were joined to the main network", what, int(snap.fragment.sum()),
         )  # fmt: skip
+
+
+def _count_in(facilities: gpd.GeoDataFrame, kind: str, by: str, key: Any) -> Any:
+    """Facilities of ``kind`` in group ``key`` (None when facilities carry no ``by`` column)."""
+    if by not in facilities.columns:
+        return None
+    return int(((facilities[KIND] == kind) & (facilities[by] == key)).sum())
 
 
 def _join_districts(population: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

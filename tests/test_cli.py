@@ -38,6 +38,12 @@ def test_run_bundled_study(tmp_path, capsys):
     s = summary.set_index(["kind", "minutes"])["share"]
     assert 0.3 < s[("eldercare", 15.0)] < 0.8
     assert s[("meal_site", 15.0)] == 0.0  # no meal sites mapped: a blank zone, honestly reported
+    by = pd.read_csv(tmp_path / "summary_by_district.csv")
+    assert by["district"].nunique() == 22  # the bundled neighbourhood zones
+    eld = by[(by.kind == "eldercare") & (by.minutes == 15.0)]
+    assert eld["covered"].sum() == pytest.approx(summary.set_index(["kind", "minutes"]).loc[("eldercare", 15.0), "covered"])
+    assert eld["facilities"].sum() == 7  # every eldercare centre lies in one zone
+    assert "per district" in capsys.readouterr().out
 
 
 def test_speed_override_lowers_coverage(tmp_path):
