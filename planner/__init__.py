@@ -18,6 +18,7 @@ from planner.inputs import (
     read_population,
 )
 from planner.kinds import DEFAULT_KINDS, FacilityKind
+from planner.maps import coverage_map, map_html, save_map, service_area_polygons, siting_map
 from planner.network import Snapped, WalkNetwork
 from planner.outputs import write_layer, write_run_record, write_table
 from planner.study import StudyArea
@@ -34,6 +35,11 @@ __all__ = [
     "TargetReport",
     "TargetSet",
     "compute_access",
+    "coverage_map",
+    "map_html",
+    "save_map",
+    "service_area_polygons",
+    "siting_map",
     "grid_from_points",
     "spread_population",
     "evaluate_targets",

@@ -327,9 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[Any], None]]:
     """Subcommands that live in their own modules (site, map, targets)."""
+    from planner._cli_map import add_map_command
     from planner._cli_targets import add_targets_command
 
-    found: list[Callable[[Any], None]] = [add_targets_command]
+    found: list[Callable[[Any], None]] = [add_targets_command, add_map_command]
     return found
 
 
