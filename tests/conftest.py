@@ -94,3 +94,14 @@ def make_population():
         return points(np.column_stack([x, y]), population=pop)
 
     return make
+
+
+def osmnx_tiny_graph():
+    """The tiny fixture read by osmnx itself (with the `foot` tag kept), for independent checks."""
+    ox = pytest.importorskip("osmnx")
+    old = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = [*old, "foot"]
+    try:
+        return ox.graph_from_xml(TINY / "network.osm.bz2", simplify=False, retain_all=True, bidirectional=True)
+    finally:
+        ox.settings.useful_tags_way = old

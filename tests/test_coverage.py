@@ -4,7 +4,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, TINY, UTM, lattice_network, points
+from conftest import REPO, TINY, UTM, lattice_network, osmnx_tiny_graph, points
 from scipy.spatial import cKDTree
 
 import planner as pl
@@ -79,14 +79,9 @@ def test_coverage_grows_with_threshold_and_with_facilities(make_population, seed
 
 def _networkx_minutes(population, facilities, kind, speed_kmh, limit_min):
     """Independent reference: osmnx graph + networkx Dijkstra per facility + KD-tree snapping."""
-    ox = pytest.importorskip("osmnx")
-    old = list(ox.settings.useful_tags_way)
-    ox.settings.useful_tags_way = [*old, "foot"]
-    try:
-        g = ox.graph_from_xml(TINY / "network.osm.bz2", simplify=False, retain_all=True, bidirectional=True)
-    finally:
-        ox.settings.useful_tags_way = old
-    g = ox.project_graph(g, to_crs=UTM)
+    import osmnx as ox
+
+    g = ox.project_graph(osmnx_tiny_graph(), to_crs=UTM)
     und = nx.Graph()
     for a, b, d in g.edges(data=True):
         if a == b or not is_walkable({k: str(v) for k, v in d.items()}):

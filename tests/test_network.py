@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from conftest import TINY, UTM, lattice_network
+from conftest import TINY, UTM, lattice_network, osmnx_tiny_graph
 from scipy.sparse import csgraph
 
 import planner as pl
@@ -92,14 +92,8 @@ def test_walk_filter():
 
 def test_osm_file_matches_osmnx_graph():
     """Our XML parser gives the same street graph as osmnx on the same file."""
-    ox = pytest.importorskip("osmnx")
     net = pl.WalkNetwork.from_osm_file(TINY / "network.osm.bz2", crs=UTM, max_edge_m=None, use_cache=False)
-    old = list(ox.settings.useful_tags_way)
-    ox.settings.useful_tags_way = [*old, "foot"]
-    try:
-        g = ox.graph_from_xml(TINY / "network.osm.bz2", simplify=False, retain_all=True, bidirectional=True)
-    finally:
-        ox.settings.useful_tags_way = old
+    g = osmnx_tiny_graph()
     keep = [(a, b) for a, b, d in g.edges(data=True)
             if is_walkable({k: (v if isinstance(v, str) else str(v)) for k, v in d.items()})]
     pairs = {(min(a, b), max(a, b)) for a, b in keep if a != b}
