@@ -18,7 +18,7 @@ from planner.inputs import (
     read_population,
 )
 from planner.kinds import DEFAULT_KINDS, FacilityKind
-from planner.maps import coverage_map, map_html, save_map, service_area_polygons, siting_map
+from planner.maps import coverage_map, map_html, save_map, service_area_polygons, show_map, siting_map
 from planner.network import Snapped, WalkNetwork
 from planner.outputs import write_layer, write_run_record, write_table
 from planner.study import StudyArea
@@ -39,6 +39,7 @@ __all__ = [
     "map_html",
     "save_map",
     "service_area_polygons",
+    "show_map",
     "siting_map",
     "grid_from_points",
     "spread_population",

@@ -1459,3 +1459,39 @@ def save_map(m: folium.Map, path: str | Path, *, offline: bool = True) -> Path:
         tmp.write_text(html, encoding="utf-8")
     logger.info("wrote map %s (%.2f MB)", path, path.stat().st_size / 1e6)
     return path
+
+
+class OfflineMap:
+    """A map shown in Jupyter from an inline page (no CDN), as officials will see it."""
+
+    def __init__(self, m: folium.Map, *, height_px: int = 520) -> None:
+        self.m = m
+        self.height_px = int(height_px)
+
+    def _repr_html_(self) -> str:
+        import html as _html
+
+        page = map_html(self.m, offline=True)
+        # the whole page goes into srcdoc, attribute-escaped; its own content is escaped already
+        return (
+            f'<iframe srcdoc="{_html.escape(page, quote=True)}" '
+            f'style="width:100%;height:{self.height_px}px;border:1px solid #ccc"></iframe>'
+        )
+
+
+def show_map(m: folium.Map, *, height_px: int = 520) -> OfflineMap:
+    """Display a map inline in a notebook without loading anything from the internet.
+
+    Parameters
+    ----------
+    m
+        A map from :func:`coverage_map` or :func:`siting_map`.
+    height_px
+        Height of the frame in pixels.
+
+    Returns
+    -------
+    OfflineMap
+        Jupyter renders it as an iframe holding the offline page of :func:`map_html`.
+    """
+    return OfflineMap(m, height_px=height_px)

@@ -569,3 +569,17 @@ def test_showcase_map_is_committed_small_and_offline():
     assert "Leaflet 1.9.4" in html
     assert "© OpenStreetMap contributors" in html
     assert not pm._REMOTE.search(body(html))
+
+
+def test_show_map_embeds_the_offline_page_escaped():
+    import html
+
+    import folium
+
+    m = folium.Map(location=[28.12, -15.43], zoom_start=14, tiles=None)
+    frame = pl.show_map(m, height_px=300)._repr_html_()
+    assert frame.startswith('<iframe srcdoc="')
+    assert "height:300px" in frame
+    page = html.unescape(frame.split('srcdoc="', 1)[1].split('" style=', 1)[0])
+    assert page == pl.map_html(m, offline=True)
+    assert "cdn.jsdelivr" not in page
