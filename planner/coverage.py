@@ -314,7 +314,9 @@ def compute_coverage(
         minutes[name], nearest[name] = mins, near
         if of_kind.any():
             fxy = shapely.get_coordinates(facilities.geometry.to_numpy()[of_kind])
-            d, _ = cKDTree(fxy).query(cell_xy, k=1)
+            d = np.full(len(population), np.inf)
+            finite = np.isfinite(cell_xy).all(axis=1)
+            d[finite] = cKDTree(fxy).query(cell_xy[finite], k=1, workers=-1)[0]
             straight[name] = d / m_per_min
         else:
             straight[name] = np.full(len(population), np.inf)

@@ -253,7 +253,9 @@ class WalkNetwork:
         )  # fmt: skip
         edges = pd.DataFrame({"u": u, "v": v, "length_m": length})
         params = {"max_edge_m": max_edge_m, "min_component_share": min_component_share}
-        return cls(crs, xy, ids, edges, csr, labels, snappable, source, params)
+        net = cls(crs, xy, ids, edges, csr, labels, snappable, source, params)
+        net._tree("snap")  # the snapping index is part of a built network
+        return net
 
     @classmethod
     def from_osm_file(
@@ -646,11 +648,12 @@ def _points_xy(points: Any, crs: pyproj.CRS) -> tuple[pd.Index, np.ndarray]:
             msg = f"points are in CRS {have}, the network in {crs.to_string()}; reproject first."
             raise InputError(msg)
         geoms = points.geometry.to_numpy()
-        is_point = shapely.get_type_id(geoms) == 0
-        geoms = np.where(is_point, geoms, shapely.point_on_surface(geoms))
-        xy = shapely.get_coordinates(geoms, include_z=False) if len(geoms) else np.zeros((0, 2))
-        if len(xy) != len(geoms):  # empty geometries have no coordinates
-            xy = np.column_stack([shapely.get_x(geoms), shapely.get_y(geoms)])
+        not_point = shapely.get_type_id(geoms) != 0
+        if not_point.any():  # polygons (grid cells) join the network at a point inside them
+            geoms = geoms.copy()
+            geoms[not_point] = shapely.point_on_surface(geoms[not_point])
+        # get_x/get_y keep one row per geometry (NaN for empty ones), unlike get_coordinates
+        xy = np.column_stack([shapely.get_x(geoms), shapely.get_y(geoms)]) if len(geoms) else np.zeros((0, 2))
         return points.index, np.asarray(xy, float)
     xy = np.asarray(points, dtype=float).reshape(-1, 2)
     return pd.RangeIndex(len(xy)), xy
