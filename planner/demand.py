@@ -67,19 +67,21 @@ def spread_population(
     ...                   shares={"age_60_plus": 0.25})[["population", "age_60_plus"]].values.tolist()
     [[100.0, 25.0], [200.0, 50.0]]
     """
-    src_u = units.attrs.get("source", "units")
+    src_u = units.attrs.get("source")
     check_columns(units, [total_column, unit_column], "units", source=src_u)
     check_numeric_nonnegative(units, total_column, "units", source=src_u)
-    if units.crs is None or targets.crs is None:
-        msg = "units and targets must both have a CRS."
-        raise InputError(msg)
+    for what, layer in (("units", units), ("targets", targets)):
+        if layer.crs is None:
+            msg = f"{what} ({layer.attrs.get('source', what)}) have no CRS; set one with .set_crs(...)."
+            raise InputError(msg)
     if len(targets) == 0:
         msg = "targets (buildings or cells) are empty."
         raise InputError(msg)
     metric = targets.crs if targets.crs.is_projected else targets.estimate_utm_crs()
     check_projected_crs(metric, "targets")
-    t = targets.to_crs(metric)
-    u = units.to_crs(metric)
+    # positional indexes: the spatial join names its column after the index (geopandas 1.x)
+    t = targets.to_crs(metric).reset_index(drop=True)
+    u = units.to_crs(metric).reset_index(drop=True)
 
     if weight_column is None:
         geoms = t.geometry.to_numpy()
@@ -88,16 +90,14 @@ def spread_population(
             raise InputError(msg)
         weight = shapely.area(geoms)
     else:
-        check_columns(t, [weight_column], "targets", source=targets.attrs.get("source"))
-        check_numeric_nonnegative(t, weight_column, "targets", source=targets.attrs.get("source"))
+        check_columns(targets, [weight_column], "targets", source=targets.attrs.get("source"))
+        check_numeric_nonnegative(targets, weight_column, "targets", source=targets.attrs.get("source"))
         weight = pd.to_numeric(t[weight_column]).to_numpy(float)
 
     pts = gpd.GeoDataFrame(geometry=t.geometry.representative_point(), crs=metric)
     joined = gpd.sjoin(pts, u[[unit_column, total_column, "geometry"]], how="left", predicate="within")
     joined = joined[~joined.index.duplicated()]  # a point on a shared border joins one unit
-    unit_pos = joined["index_right"].reindex(t.index)
-    position = pd.Series(np.arange(len(u)), index=u.index)
-    upos = np.where(unit_pos.notna(), position.reindex(unit_pos.fillna(u.index[0])).to_numpy(), -1)
+    upos = joined["index_right"].reindex(t.index).fillna(-1).to_numpy().astype(np.int64)
 
     inside = upos >= 0
     wsum = np.bincount(upos[inside], weights=weight[inside], minlength=len(u))

@@ -83,3 +83,13 @@ def test_demand_command_with_census_codes(tmp_path, capsys):
     feidong = pl.age_shares_from_census(DATA / "county_census_2020_policy_cities.csv", 340122)
     assert grid["age_60_plus"].sum() == pytest.approx(1000 * gusu["age_60_plus"] + 500 * feidong["age_60_plus"])
     assert "spread 1,500 people" in capsys.readouterr().out
+
+
+def test_named_index_and_missing_crs_messages():
+    units = gpd.GeoDataFrame({"name": ["A"], "population": [10.0]}, geometry=[box(0, 0, 10, 10)], crs=32650)
+    homes = gpd.GeoDataFrame({"w": [1.0, 3.0]}, geometry=[Point(1, 1), Point(2, 2)], crs=32650)
+    out = pl.spread_population(units.rename_axis("code"), homes.rename_axis("bid"), weight_column="w")
+    np.testing.assert_allclose(out["population"], [2.5, 7.5])
+    assert out.index.name == "bid"
+    with pytest.raises(pl.InputError, match=r"units \(units\) have no CRS; set one"):
+        pl.spread_population(units.set_crs(None, allow_override=True), homes, weight_column="w")
