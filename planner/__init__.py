@@ -21,6 +21,18 @@ from planner.kinds import DEFAULT_KINDS, FacilityKind
 from planner.maps import coverage_map, map_html, save_map, service_area_polygons, show_map, siting_map
 from planner.network import Snapped, WalkNetwork
 from planner.outputs import write_layer, write_run_record, write_table
+from planner.siting import (
+    SitingProblem,
+    SitingResult,
+    candidate_sites,
+    demand_candidates,
+    read_candidates,
+    solve_lscp,
+    solve_mclp,
+    solve_p_median,
+    solve_siting,
+    travel_matrix_m,
+)
 from planner.study import StudyArea
 from planner.targets import Target, TargetReport, TargetSet, evaluate_targets, read_targets
 
@@ -34,15 +46,22 @@ __all__ = [
     "Target",
     "TargetReport",
     "TargetSet",
+    "candidate_sites",
     "compute_access",
     "coverage_map",
+    "demand_candidates",
     "map_html",
     "save_map",
     "service_area_polygons",
     "show_map",
+    "solve_lscp",
+    "solve_mclp",
+    "solve_p_median",
+    "solve_siting",
     "siting_map",
     "grid_from_points",
     "spread_population",
+    "travel_matrix_m",
     "evaluate_targets",
     "read_targets",
     "two_step_fca",
@@ -52,6 +71,8 @@ __all__ = [
     "InputError",
     "NetworkError",
     "PlannerError",
+    "SitingProblem",
+    "SitingResult",
     "Snapped",
     "SolverError",
     "StudyArea",
@@ -62,6 +83,7 @@ __all__ = [
     "compute_coverage",
     "merge_duplicate_facilities",
     "read_boundary",
+    "read_candidates",
     "read_districts",
     "read_facilities",
     "read_population",

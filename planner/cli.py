@@ -252,6 +252,12 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         if districts is not None:
             print(f"\nper district: share within each kind's threshold (facilities in the district)")
             print(format_districts(coverage))
+    from planner._cli_site import run_siting_from_study
+
+    # the study's [siting] table, if any: where the next facilities should go
+    written += run_siting_from_study(study, network, population, facilities, districts, args.out,
+                                     study_path=getattr(args, "study", None), echo=not args.quiet)  # fmt: skip
+    if not args.quiet:
         print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
@@ -328,9 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _extra_commands() -> list[Callable[[Any], None]]:
     """Subcommands that live in their own modules (site, map, targets)."""
     from planner._cli_map import add_map_command
+    from planner._cli_site import add_site_command
     from planner._cli_targets import add_targets_command
 
-    found: list[Callable[[Any], None]] = [add_targets_command, add_map_command]
+    found: list[Callable[[Any], None]] = [add_site_command, add_targets_command, add_map_command]
     return found
 
 
