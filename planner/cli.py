@@ -231,6 +231,10 @@ def write_coverage_outputs(coverage: Coverage, out: Path, study: StudyArea, *, b
 
 # ---------------------------------------------------------------------- commands
 def _cmd_coverage(args: argparse.Namespace) -> int:
+    if getattr(args, "tiles", None):
+        from planner._cli_scale import run_tiled
+
+        return run_tiled(args)
     steps = _Steps(3, enabled=not args.quiet)
     try:
         steps.step("reading inputs")
@@ -250,7 +254,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
               f"snap limit {study.max_snap_m:g} m; age groups: {coverage.params['age_source']}")  # fmt: skip
         print(format_summary(coverage.summary()))
         if districts is not None:
-            print(f"\nper district: share within each kind's threshold (facilities in the district)")
+            print("\nper district: share within each kind's threshold (facilities in the district)")
             print(format_districts(coverage))
     from planner._cli_site import run_siting_from_study
 
@@ -310,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="coverage for a study.toml (reproducible analysis)")
     add_study_arguments(p, study_required=True)
     p.add_argument("--out", type=Path, required=True, help="output folder")
+    from planner._cli_scale import add_scale_arguments
+
+    add_scale_arguments(p)  # --tiles/--scheduler: partitioned runs (Dask)
     p.set_defaults(func=_cmd_coverage)
 
     p = sub.add_parser("demand", help="population grid from census totals spread over buildings (dasymetric)")

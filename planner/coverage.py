@@ -323,22 +323,9 @@ def compute_coverage(
 
     idx = population.index
     seconds = time.perf_counter() - t_start
-    params = {
-        "thresholds_min": thresholds,
-        "max_minutes": limit_min,
-        "max_snap_m": float(max_snap_m),
-        "speed_kmh": {k: v.speed_kmh for k, v in kinds.items()},
-        "threshold_min": {k: v.threshold_min for k, v in kinds.items()},
-        "target_column": {k: v.target_column for k, v in kinds.items()},
-        "network": network.source,
-        "network_nodes": network.n_nodes,
-        "max_edge_m": network.params.get("max_edge_m"),
-        "cells_unsnapped": int((~cell_snap.ok).sum()),
-        "facilities_unsnapped": int((~fac_snap.ok).sum()),
-        "age_source": population.attrs.get("age_source", "grid columns"),
-        "method": "scipy.sparse.csgraph.dijkstra, multi-source with virtual facility nodes",
-        "seconds": round(seconds, 3),
-    }
+    params = run_params(network, population, kinds, thresholds, limit_min, max_snap_m, cell_snap, fac_snap,
+                        method="scipy.sparse.csgraph.dijkstra, multi-source with virtual facility nodes",
+                        seconds=seconds)  # fmt: skip
     logger.info("coverage of %d cells × %d kinds in %.2f s", len(population), len(kinds), seconds)
     return Coverage(
         minutes=pd.DataFrame(minutes, index=idx),
@@ -352,6 +339,30 @@ def compute_coverage(
         params=MappingProxyType(params),
         district_names=tuple(districts[DISTRICT].astype(str)) if districts is not None else (),
     )
+
+
+def run_params(
+    network: WalkNetwork, population: gpd.GeoDataFrame, kinds: Mapping[str, FacilityKind],
+    thresholds: tuple[float, ...], limit_min: float, max_snap_m: float, cell_snap: Snapped,
+    fac_snap: Snapped, *, method: str, seconds: float,
+) -> dict[str, Any]:  # fmt: skip
+    """What produced a coverage: speeds, thresholds, limits, network, snapping, method, time."""
+    return {
+        "thresholds_min": thresholds,
+        "max_minutes": limit_min,
+        "max_snap_m": float(max_snap_m),
+        "speed_kmh": {k: v.speed_kmh for k, v in kinds.items()},
+        "threshold_min": {k: v.threshold_min for k, v in kinds.items()},
+        "target_column": {k: v.target_column for k, v in kinds.items()},
+        "network": network.source,
+        "network_nodes": network.n_nodes,
+        "max_edge_m": network.params.get("max_edge_m"),
+        "cells_unsnapped": int((~cell_snap.ok).sum()),
+        "facilities_unsnapped": int((~fac_snap.ok).sum()),
+        "age_source": population.attrs.get("age_source", "grid columns"),
+        "method": method,
+        "seconds": round(seconds, 3),
+    }
 
 
 def _prepare_population(
