@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 SHOWCASE_COMMAND = (
-    "planner map --study data/las_palmas/study.toml --kinds eldercare,nursery --out maps/showcase.html"
+    "planner map --study data/las_palmas/study.toml --kinds eldercare,nursery --sites --out maps/showcase.html"
 )
 
 
@@ -43,6 +43,8 @@ def add_map_command(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--tiles", help="XYZ tile URL of a basemap, e.g. an intranet server (default: none)")
     p.add_argument("--tiles-attribution", help="credit shown for --tiles (required with it)")
     p.add_argument("--no-service-areas", action="store_true", help="leave out the facilities' walk areas")
+    p.add_argument("--sites", action="store_true",
+                   help="also solve the study's [siting] table and draw the proposed sites (rank, gain)")
     p.add_argument(
         "--max-vector-cells", type=int, default=20_000,
         help="above this many cells, draw walking times as an image (default 20000)",
@@ -88,10 +90,31 @@ def run_map_command(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except ValueError as exc:  # bad tiles URL and the like: a one-line message
         raise InputError(str(exc)) from exc
+    if args.sites:
+        m = _add_proposed_sites(m, args, study, network, population, facilities, districts)
     path = save_map(m, args.out)
     if not getattr(args, "quiet", False):
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB; opens offline)")
     return 0
+
+
+def _add_proposed_sites(m: Any, args: argparse.Namespace, study: Any, network: Any, population: Any,
+                        facilities: Any, districts: Any) -> Any:  # fmt: skip
+    """Solve the study's ``[siting]`` table and draw its proposals on ``m``."""
+    from pathlib import Path
+
+    from planner._cli_site import _settings, site_from_settings
+    from planner.errors import InputError
+    from planner.maps import siting_map
+
+    if "siting" not in (study.config or {}):
+        msg = "--sites needs a [siting] table in the study file (kind, new, model); see data/las_palmas/study.toml."
+        raise InputError(msg)
+    base = Path(args.study).resolve().parent if getattr(args, "study", None) else Path.cwd()
+    settings = _settings(argparse.Namespace(), study.config, base)
+    _, result = site_from_settings(settings, study=study, network=network, population=population,
+                                   facilities=facilities, districts=districts)  # fmt: skip
+    return siting_map(result, network, lang=args.lang, service_areas=not args.no_service_areas, m=m)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -406,7 +406,15 @@ class WalkNetwork:
         vs: list[int] = []
         ls: list[float] = []
         n_next = len(nodes)
+        # one edge per node pair (the shortest): a two-way street is stored in both directions,
+        # and expanding both geometries would lay the street twice
+        best: dict[tuple[Any, Any], tuple[float, Any, Any, dict[str, Any]]] = {}
         for a, b, data in _iter_edges(graph):
+            key = (a, b) if pos[a] <= pos[b] else (b, a)
+            length = float(data.get("length", math.inf))
+            if key not in best or length < best[key][0]:
+                best[key] = (length, a, b, data)
+        for _, a, b, data in best.values():
             length = float(data.get("length", math.nan))
             geom = data.get("geometry")
             if geom is None:

@@ -118,3 +118,21 @@ def test_coord_system_flag_moves_gcj_points(tmp_path, capsys):
     same = pd.read_csv(tmp_path / "out/summary.csv")
     assert main(args) == 0
     assert same["share"].tolist() == pd.read_csv(tmp_path / "out/summary.csv")["share"].tolist()
+
+
+def test_map_with_proposed_sites(tmp_path, capsys):
+    out = tmp_path / "m.html"
+    assert main(["map", "--study", str(REPO / "data/las_palmas/study.toml"), "--kinds", "eldercare",
+                 "--sites", "--out", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert "proposed sites (5)" in html
+    assert "© OpenStreetMap contributors" in html
+    assert '<script src="http' not in html
+
+
+def test_map_sites_needs_a_siting_table(tmp_path, capsys):
+    args = tiny_args(tmp_path / "x")
+    args[0] = "map"
+    args[-1] = str(tmp_path / "m.html")
+    assert main([*args, "--sites"]) == 2
+    assert "[siting]" in capsys.readouterr().err

@@ -153,3 +153,28 @@ def test_facilities_keep_other_columns(tmp_path):
     p = tmp_path / "f.csv"
     pd.DataFrame({"kind": ["nursery"], "name": ["A"], "district_code": ["320508"], "lon": [-15.4], "lat": [28.1]}).to_csv(p, index=False)
     assert pl.read_facilities(p)["district_code"].iloc[0] in ("320508", 320508)
+
+
+def test_geoparquet_population_roundtrip(tmp_path):
+    grid = pl.read_population(TINY / "population_grid_100m.gpkg")
+    grid.reset_index().to_parquet(tmp_path / "grid.parquet")
+    back = pl.read_population(tmp_path / "grid.parquet")
+    assert back.index.equals(grid.index)
+    assert back["population"].sum() == pytest.approx(grid["population"].sum())
+
+
+def test_graphml_network_matches_osm_file(tmp_path):
+    ox = pytest.importorskip("osmnx")
+    g = ox.graph_from_xml(TINY.parent / "west_oakland.osm.bz2", simplify=True)
+    ox.save_graphml(g, tmp_path / "wo.graphml")
+    net = pl.WalkNetwork.from_osm_file(tmp_path / "wo.graphml", max_edge_m=None)
+    assert net.crs.to_epsg() == 32610
+    # walking uses each street once: the shortest edge per node pair, in both directions
+    shortest = {}
+    for a, b, d in g.edges(data=True):
+        key = (min(a, b), max(a, b))
+        shortest[key] = min(shortest.get(key, np.inf), d["length"])
+    assert net.edges["length_m"].sum() == pytest.approx(sum(shortest.values()), rel=1e-6)
+    with pytest.raises(pl.InputError, match="not a readable GraphML"):
+        (tmp_path / "bad.graphml").write_text("<graphml>")
+        pl.WalkNetwork.from_osm_file(tmp_path / "bad.graphml")
