@@ -15,7 +15,8 @@ def test_facilities_from_geojson_with_kind_map_and_merge(caplog):
     assert f["kind"].value_counts().to_dict() == {"nursery": 20, "eldercare": 7}
     assert "merged 4 facility rows" in caplog.text
     assert "{'social_facility_other': 6, 'community_centre': 4}" in caplog.text
-    assert f.index.name == "facility_id" and f.index.is_unique
+    assert f.index.name == "facility_id"
+    assert f.index.is_unique
     assert f["capacity"].isna().all()
 
 
@@ -49,7 +50,7 @@ def test_csv_swapped_columns_is_named(tmp_path):
 def test_capacity_with_text_is_named(tmp_path):
     p = tmp_path / "f.csv"
     p.write_text("kind,name,capacity,lon,lat\nnursery,A,forty,-15.43,28.12\n", encoding="utf-8")
-    with pytest.raises(pl.InputError, match="capacity.*non-numeric"):
+    with pytest.raises(pl.InputError, match=r"capacity.*non-numeric"):
         pl.read_facilities(p)
 
 
@@ -64,7 +65,7 @@ def test_missing_crs_needs_assume_crs(tmp_path):
     p = tmp_path / "pop.gpkg"
     with pytest.warns(UserWarning, match="crs"):  # writing a CRS-less file is the point here
         gpd.GeoDataFrame({"population": [1.0]}, geometry=gpd.points_from_xy([457000], [3110000])).to_file(p)
-    with pytest.raises(pl.InputError, match="no CRS.*--assume-crs"):
+    with pytest.raises(pl.InputError, match=r"no CRS.*--assume-crs"):
         pl.read_population(p)
     pop = pl.read_population(p, assume_crs="EPSG:32628")
     assert pop.crs.to_epsg() == 32628
@@ -175,6 +176,6 @@ def test_graphml_network_matches_osm_file(tmp_path):
         key = (min(a, b), max(a, b))
         shortest[key] = min(shortest.get(key, np.inf), d["length"])
     assert net.edges["length_m"].sum() == pytest.approx(sum(shortest.values()), rel=1e-6)
+    (tmp_path / "bad.graphml").write_text("<graphml>")
     with pytest.raises(pl.InputError, match="not a readable GraphML"):
-        (tmp_path / "bad.graphml").write_text("<graphml>")
         pl.WalkNetwork.from_osm_file(tmp_path / "bad.graphml")
