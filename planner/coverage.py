@@ -252,18 +252,7 @@ def compute_coverage(
     [[5.0, 10.0, 0.6666666666666666], [10.0, 15.0, 1.0]]
     """
     t_start = time.perf_counter()
-    kinds = dict(kinds)
-    if not kinds:
-        msg = "kinds is empty; give at least one FacilityKind."
-        raise ValueError(msg)
-    thresholds = tuple(sorted({float(t) for t in thresholds_min}))
-    if not thresholds or min(thresholds) <= 0:
-        msg = f"thresholds_min must be positive minutes; got {tuple(thresholds_min)!r}."
-        raise ValueError(msg)
-    limit_min = float(max_minutes) if max_minutes is not None else max(thresholds)
-    if limit_min < max(thresholds):
-        msg = f"max_minutes ({limit_min}) is below the largest threshold ({max(thresholds)})."
-        raise ValueError(msg)
+    kinds, thresholds, limit_min = check_options(kinds, thresholds_min, max_minutes)
 
     population = _prepare_population(population, kinds, network.crs)
     facilities = _prepare_facilities(facilities, kinds, network.crs)
@@ -339,6 +328,25 @@ def compute_coverage(
         params=MappingProxyType(params),
         district_names=tuple(districts[DISTRICT].astype(str)) if districts is not None else (),
     )
+
+
+def check_options(
+    kinds: Mapping[str, FacilityKind], thresholds_min: Sequence[float], max_minutes: float | None
+) -> tuple[dict[str, FacilityKind], tuple[float, ...], float]:
+    """Validated kinds, sorted thresholds and the search limit in minutes."""
+    kinds = dict(kinds)
+    if not kinds:
+        msg = "kinds is empty; give at least one FacilityKind."
+        raise ValueError(msg)
+    thresholds = tuple(sorted({float(t) for t in thresholds_min}))
+    if not thresholds or min(thresholds) <= 0:
+        msg = f"thresholds_min must be positive minutes; got {tuple(thresholds_min)!r}."
+        raise ValueError(msg)
+    limit_min = float(max_minutes) if max_minutes is not None else max(thresholds)
+    if limit_min < max(thresholds):
+        msg = f"max_minutes ({limit_min}) is below the largest threshold ({max(thresholds)})."
+        raise ValueError(msg)
+    return kinds, thresholds, limit_min
 
 
 def run_params(

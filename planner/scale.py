@@ -79,6 +79,7 @@ from planner.coverage import (
     _prepare_facilities,
     _prepare_population,
     _report_snap,
+    check_options,
     run_params,
 )
 from planner.errors import InputError, NetworkError
@@ -667,18 +668,7 @@ def compute_coverage_tiled(
         ``params["cell_tile"]`` (position in ``tile_ids`` of every cell, for partitioned output).
     """
     t_start = time.perf_counter()
-    kinds = dict(kinds)
-    if not kinds:
-        msg = "kinds is empty; give at least one FacilityKind."
-        raise ValueError(msg)
-    thresholds = tuple(sorted({float(t) for t in thresholds_min}))
-    if not thresholds or min(thresholds) <= 0:
-        msg = f"thresholds_min must be positive minutes; got {tuple(thresholds_min)!r}."
-        raise ValueError(msg)
-    limit_min = float(max_minutes) if max_minutes is not None else max(thresholds)
-    if limit_min < max(thresholds):
-        msg = f"max_minutes ({limit_min}) is below the largest threshold ({max(thresholds)})."
-        raise ValueError(msg)
+    kinds, thresholds, limit_min = check_options(kinds, thresholds_min, max_minutes)
     if max_snap_m <= 0:
         msg = f"max_snap_m must be positive; got {max_snap_m!r}."
         raise ValueError(msg)
