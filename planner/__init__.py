@@ -19,7 +19,7 @@ from planner.inputs import (
 )
 from planner.kinds import DEFAULT_KINDS, FacilityKind
 from planner.maps import coverage_map, map_html, save_map, service_area_polygons, show_map, siting_map
-from planner.network import Snapped, WalkNetwork
+from planner.network import Snapped, WalkNetwork, travel_matrix_m
 from planner.outputs import write_layer, write_run_record, write_table
 from planner.scale import compute_coverage_tiled, plan_tiles
 from planner.siting import (
@@ -32,7 +32,6 @@ from planner.siting import (
     solve_mclp,
     solve_p_median,
     solve_siting,
-    travel_matrix_m,
 )
 from planner.study import StudyArea
 from planner.targets import Target, TargetReport, TargetSet, evaluate_targets, read_targets

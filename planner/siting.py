@@ -29,14 +29,13 @@ import pandas as pd
 import pyproj
 import shapely
 from scipy import sparse
-from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from planner._validate import _rows, check_in_range
 from planner.coverage import Coverage, compute_coverage
 from planner.errors import InputError, SolverError
 from planner.kinds import CAPACITY, DEFAULT_KINDS, KIND, NAME, FacilityKind
-from planner.network import WalkNetwork
+from planner.network import WalkNetwork, travel_matrix_m
 
 logger = logging.getLogger(__name__)
 
@@ -44,183 +43,10 @@ COST = "cost"
 SOURCE = "source"
 DISTRICT = "district"
 ALL = "(all)"
-_MIN_M = 1e-6  # stored distances are at least this, so a pair at distance 0 stays an entry
 _MODELS = ("mclp", "cmclp", "lscp", "pmedian")
 _SOLVERS = ("auto", "highs", "scipy", "greedy")
 
 
-# ====================================================================== travel matrix
-def _min_length_ratio(network: WalkNetwork) -> float:
-    """Smallest ratio of an edge's length to the straight distance between its ends (≤ 1).
-
-    A path of length L then never leaves the disc of radius L / ratio around its start.
-    """
-    edges = network.edges
-    u, v = edges["u"].to_numpy(), edges["v"].to_numpy()
-    straight = np.hypot(*(network.node_xy[u] - network.node_xy[v]).T)
-    length = edges["length_m"].to_numpy()
-    pos = straight > 0
-    ratio = float(np.min(length[pos] / straight[pos])) if pos.any() else 1.0
-    return min(1.0, ratio)
-
-
-def _subgraph(csr: sparse.csr_matrix, nodes: np.ndarray, g2l: np.ndarray) -> sparse.csr_matrix:
-    """The network restricted to ``nodes`` (sorted, unique); ``g2l`` maps them to 0..k-1."""
-    k = len(nodes)
-    starts = csr.indptr[nodes]
-    counts = csr.indptr[nodes + 1] - starts
-    total = int(counts.sum())
-    first = np.cumsum(counts) - counts
-    pos = np.repeat(starts - first, counts) + np.arange(total)
-    cols = g2l[csr.indices[pos]]
-    keep = cols >= 0
-    rows = np.repeat(np.arange(k), counts)[keep]
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=k))])
-    # explicit zeros (coincident nodes) are kept: csgraph reads them as edges of length 0
-    return sparse.csr_matrix((csr.data[pos][keep], cols[keep], indptr), shape=(k, k))
-
-
-def travel_matrix_m(
-    network: WalkNetwork,
-    from_nodes: Any,
-    to_nodes: Any,
-    *,
-    limit_m: float,
-    from_offsets_m: Any = None,
-    to_offsets_m: Any = None,
-    tile_m: float | None = None,
-    progress: bool = False,
-) -> sparse.csr_matrix:
-    """Walking metres between two sets of network points, keeping only pairs within a limit.
-
-    The result is sparse: no dense origins × destinations matrix is ever built. Origins
-    are grouped in square tiles; for each tile one bounded Dijkstra (scipy) runs on the
-    piece of network within reach of the tile. A path of length L never leaves the disc of
-    radius L / r around its start, where r ≤ 1 is the smallest length-to-straight-line
-    ratio of any edge, so the distances are exact. Each pair's total is
-    ``from_offset + network + to_offset`` (the access legs at both ends).
-
-    Parameters
-    ----------
-    network
-        The walk network.
-    from_nodes, to_nodes
-        Network nodes of the origins and destinations; ``-1`` marks a point that could not
-        be snapped (it gets no entries).
-    limit_m
-        Keep pairs whose total is at most this many metres.
-    from_offsets_m, to_offsets_m
-        Metres already walked to reach each origin's / destination's node (default 0).
-    tile_m
-        Side of the origin tiles (default: ``limit_m``, at least 250 m).
-    progress
-        Show a progress bar over tiles.
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix
-        Origins × destinations; stored entries are the pairs within ``limit_m``, in metres
-        (at least 1e-6, so that a pair at distance 0 is still a stored entry).
-
-    Examples
-    --------
-    >>> net = WalkNetwork.from_edges([[0, 0], [100, 0], [200, 0]], [0, 1], [1, 2],
-    ...                              [100.0, 100.0], crs="EPSG:32628")
-    >>> m = travel_matrix_m(net, [0], [1, 2], limit_m=150, from_offsets_m=[10])
-    >>> m.toarray().round(3).tolist()
-    [[110.0, 0.0]]
-    """
-    t0 = time.perf_counter()
-    src = np.asarray(from_nodes, dtype=np.int64).ravel()
-    dst = np.asarray(to_nodes, dtype=np.int64).ravel()
-    so = np.zeros(len(src)) if from_offsets_m is None else np.asarray(from_offsets_m, float).ravel()
-    to = np.zeros(len(dst)) if to_offsets_m is None else np.asarray(to_offsets_m, float).ravel()
-    if len(so) != len(src) or len(to) != len(dst):
-        msg = "from_offsets_m / to_offsets_m must have one value per node."
-        raise ValueError(msg)
-    if not limit_m > 0:
-        msg = f"limit_m must be positive; got {limit_m!r}."
-        raise ValueError(msg)
-    n = network.n_nodes
-    if (src >= n).any() or (dst >= n).any():
-        msg = "from_nodes / to_nodes must be node positions of the network (or -1)."
-        raise ValueError(msg)
-    shape = (len(src), len(dst))
-    src_ok = np.flatnonzero((src >= 0) & np.isfinite(so) & (so <= limit_m))
-    dst_ok = np.flatnonzero((dst >= 0) & np.isfinite(to) & (to <= limit_m))
-    if len(src_ok) == 0 or len(dst_ok) == 0:
-        return sparse.csr_matrix(shape)
-
-    # destinations grouped by node: the unique nodes, and where each one's destinations are
-    dst_order = dst_ok[np.argsort(dst[dst_ok], kind="stable")]
-    d_nodes, d_start, d_count = np.unique(dst[dst_order], return_index=True, return_counts=True)
-    d_tree = cKDTree(network.node_xy[d_nodes])
-    all_tree = cKDTree(network.node_xy)
-
-    pad = limit_m / _min_length_ratio(network) + 1.0
-    finite = bool(np.isfinite(pad))
-    tile = float(tile_m) if tile_m is not None else max(float(limit_m), 250.0)
-    sxy = network.node_xy[src[src_ok]]
-    if finite:
-        key = np.floor((sxy - sxy.min(axis=0)) / tile).astype(np.int64)
-        tile_id = np.unique(key, axis=0, return_inverse=True)[1].ravel()
-    else:
-        tile_id = np.zeros(len(src_ok), np.int64)
-    order = np.argsort(tile_id, kind="stable")
-    groups = np.split(src_ok[order], np.flatnonzero(np.diff(tile_id[order])) + 1)
-
-    g2l = np.full(n, -1, np.int64)
-    rows_out: list[np.ndarray] = []
-    cols_out: list[np.ndarray] = []
-    vals_out: list[np.ndarray] = []
-    iterator: Any = groups
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(groups, desc="travel matrix", unit="tile", leave=False)
-    for members in iterator:
-        mxy = network.node_xy[src[members]]
-        lo, hi = mxy.min(axis=0), mxy.max(axis=0)
-        centre = (lo + hi) / 2.0
-        half = float((hi - lo).max()) / 2.0 + pad
-        if finite:
-            sub_nodes = np.sort(np.asarray(all_tree.query_ball_point(centre, half, p=np.inf), np.int64))
-            near = np.asarray(d_tree.query_ball_point(centre, half, p=np.inf), np.int64)
-        else:
-            sub_nodes = np.arange(n, dtype=np.int64)
-            near = np.arange(len(d_nodes), dtype=np.int64)
-        if len(near) == 0:
-            continue
-        g2l[sub_nodes] = np.arange(len(sub_nodes))
-        sub = _subgraph(network.csr, sub_nodes, g2l)
-        u_src, inv = np.unique(src[members], return_inverse=True)
-        dist = csgraph.dijkstra(sub, directed=True, indices=g2l[u_src], limit=limit_m)
-        counts = d_count[near]
-        first = np.cumsum(counts) - counts
-        pos = np.repeat(d_start[near] - first, counts) + np.arange(int(counts.sum()))
-        targets = dst_order[pos]
-        local = g2l[dst[targets]]
-        g2l[sub_nodes] = -1
-        total = dist[inv.ravel()][:, local] + so[members][:, None] + to[targets][None, :]
-        r, c = np.nonzero(total <= limit_m)
-        if len(r):
-            rows_out.append(members[r])
-            cols_out.append(targets[c])
-            vals_out.append(total[r, c])
-    if rows_out:
-        rows, cols, vals = (np.concatenate(x) for x in (rows_out, cols_out, vals_out))
-    else:
-        rows = cols = np.zeros(0, np.int64)
-        vals = np.zeros(0)
-    out = sparse.csr_matrix((np.maximum(vals, _MIN_M), (rows, cols)), shape=shape)
-    logger.info(
-        "travel matrix %d × %d within %.0f m: %d pairs, %d tiles, %.2f s",
-        shape[0], shape[1], limit_m, out.nnz, len(groups), time.perf_counter() - t0,
-    )  # fmt: skip
-    return out
-
-
-# ====================================================================== candidates
 def _empty_candidates(crs: Any) -> gpd.GeoDataFrame:
     gdf = gpd.GeoDataFrame(
         {SOURCE: pd.Series(dtype=object), COST: pd.Series(dtype=float),
