@@ -22,6 +22,7 @@ from planner.maps import coverage_map, map_html, save_map, service_area_polygons
 from planner.network import Snapped, WalkNetwork, travel_matrix_m
 from planner.outputs import write_layer, write_run_record, write_table
 from planner.scale import compute_coverage_tiled, plan_tiles
+from planner.scale_siting import DistrictSitingResult, solve_mclp_by_district
 from planner.siting import (
     SitingProblem,
     SitingResult,
@@ -45,6 +46,7 @@ __all__ = [
     "DEFAULT_KINDS",
     "Access",
     "Coverage",
+    "DistrictSitingResult",
     "FacilityKind",
     "InputError",
     "NetworkError",
@@ -84,6 +86,7 @@ __all__ = [
     "siting_map",
     "solve_lscp",
     "solve_mclp",
+    "solve_mclp_by_district",
     "solve_p_median",
     "solve_siting",
     "spread_population",

@@ -13,7 +13,7 @@ PKG = Path(pl.__file__).parent
 LAYER = {
     "errors": 0, "_validate": 1, "datums": 1, "kinds": 2, "inputs": 3, "demand": 3, "study": 4, "network": 5,
     "coverage": 6, "access": 7, "siting": 7, "targets": 8, "_escape": 1, "maps": 9,
-    "outputs": 9, "scale": 10, "cli": 11,
+    "outputs": 9, "scale": 10, "scale_siting": 10, "scale_osm": 10, "cli": 11,
 }
 
 

@@ -136,3 +136,15 @@ def test_map_sites_needs_a_siting_table(tmp_path, capsys):
     args[-1] = str(tmp_path / "m.html")
     assert main([*args, "--sites"]) == 2
     assert "[siting]" in capsys.readouterr().err
+
+
+def test_site_by_district(tmp_path, capsys):
+    code = main(["site", "--study", str(REPO / "data/las_palmas/study.toml"), "--kind", "eldercare", "--new", "3",
+                 "--by-district", "--out", str(tmp_path)])
+    assert code == 0
+    alloc = pd.read_csv(tmp_path / "allocation_by_district.csv")
+    assert alloc["k"].sum() == 3
+    sites = pd.read_csv(tmp_path / "sites.csv")
+    assert len(sites) == 3
+    assert sites["gain"].sum() == pytest.approx(alloc["objective"].sum())
+    assert "split across 22 districts" in capsys.readouterr().out
