@@ -173,6 +173,7 @@ class WalkNetwork:
         max_edge_m: float | None = None,
         min_component_share: float = 0.01,
         source: str = "edges",
+        snappable: Any = None,
     ) -> WalkNetwork:
         """Build from node coordinates (metres) and an edge list.
 
@@ -195,6 +196,10 @@ class WalkNetwork:
             smaller fragments are reported instead of used.
         source
             A label recorded on the network.
+        snappable
+            Optional boolean per row of ``node_xy``: which nodes points may snap to, decided
+            elsewhere (e.g. over a whole file, for a tile); nodes inserted by splitting take
+            their edge's flag, and ``min_component_share`` is then not used.
 
         Returns
         -------
@@ -222,6 +227,10 @@ class WalkNetwork:
             msg = "edge lengths must be finite and non-negative."
             raise ValueError(msg)
         ids = np.full(n, -1, dtype=np.int64) if node_id is None else np.asarray(node_id, np.int64)
+        given = None if snappable is None else np.asarray(snappable, dtype=bool).ravel()
+        if given is not None and len(given) != n:
+            msg = f"snappable must have one flag per node ({n}); got {len(given)}."
+            raise ValueError(msg)
 
         keep = u != v  # self-loops never shorten a path
         u, v, length = u[keep], v[keep], length[keep]
@@ -245,7 +254,12 @@ class WalkNetwork:
         sizes = sizes[order]
         big = sizes >= max(1.0, min_component_share * n)
         big[0] = True
-        snappable = big[labels]
+        if given is None:
+            snappable = big[labels]
+        else:  # a component is snappable if any of its original nodes is (inserted ones follow)
+            flag = np.zeros(n_comp, bool)
+            flag[labels[: len(given)][given]] = True
+            snappable = flag[labels]
         logger.info(
             "network %s: %d nodes, %d edges, %d components (largest %.1f%% of nodes); "
             "%d nodes in small fragments are not used for snapping",

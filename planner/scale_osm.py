@@ -1,0 +1,507 @@
+"""Read a tile's streets straight from an OSM file, with global component flags, in bounded memory.
+
+Two readers serve :mod:`planner.scale` so that no process needs to hold every street:
+
+* :func:`osm_components` streams the whole file once (two physical passes: ways, then nodes)
+  and keeps, per walkable node, only its OSM id and component label (12 B per node; see
+  :class:`ComponentIndex`). It decides which components are *snappable* exactly as
+  :meth:`~planner.network.WalkNetwork.from_osm_file` does, on the same node count (OSM nodes
+  plus the nodes inserted by splitting long edges).
+* :func:`read_tile_network` streams the file once per tile and builds the
+  :class:`~planner.network.WalkNetwork` of the segments that cross a (padded) box, with the
+  global snappable flags.
+
+Why a tile read this way is exact
+---------------------------------
+OSM files list every node before any way, so a single pass cannot know which nodes a way
+will need. The reader keeps the coordinates of nodes within ``box + margin_m`` only, then
+keeps the walkable segments whose two ends it knows and whose straight (projected) extent
+meets the box. A segment that meets the box has both ends within ``r * length`` of it
+(``r`` the projected-to-haversine stretch, a little over 1), so with ``margin_m`` at least
+``r`` × the longest segment of the file (recorded by :func:`osm_components`; the default
+margin is ``1.01 ×`` that plus 1 m) every segment that meets the box is kept whole, with the
+nodes inserted when it is split. The tile network therefore contains every node and edge of
+the whole network inside the box, and only true pieces of that network outside it: a walk
+that stays in the box has the same length in both. As a guard, a segment with one end in
+the box whose other end is in the file but was not kept raises :class:`NetworkError`.
+
+Nodes are numbered as :func:`~planner.network._parse_osm_xml` numbers them (sorted OSM id,
+then inserted nodes in segment order), so a tile's nodes and edges are an order-preserving
+subset of the whole network's, and searches settle ties in the same order.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import logging
+import os
+import time
+import xml.etree.ElementTree as ET
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyproj
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from planner.errors import InputError, NetworkError
+from planner.network import WalkNetwork, _haversine_m, _project, is_walkable
+
+logger = logging.getLogger(__name__)
+
+#: Nodes buffered before they are projected and filtered as one array.
+_CHUNK = 50_000
+#: Bytes kept per walkable node by a :class:`ComponentIndex` (int64 id + int32 label).
+BYTES_PER_NODE = 12
+
+
+# ---------------------------------------------------------------------- streaming
+def _check_path(path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    if not path.exists():
+        msg = f"network file {path} does not exist."
+        raise InputError(msg)
+    name = path.name.lower()
+    if not name.endswith((".osm", ".osm.bz2", ".osm.gz", ".xml", ".xml.bz2", ".osm.pbf", ".pbf")):
+        msg = f"{path}: unknown network file type; use .osm, .osm.bz2, .osm.gz or .osm.pbf."
+        raise InputError(msg)
+    return path
+
+
+def _is_pbf(path: Path) -> bool:
+    return path.name.lower().endswith(".pbf")
+
+
+def _open(path: Path) -> Any:
+    name = path.name.lower()
+    if name.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+def _iter_osm(path: Path, *, nodes: bool, ways: bool) -> Iterator[tuple[str, Any]]:
+    """Yield ``("n", (id, lon, lat))`` and ``("w", refs)`` (walkable ways only), in file order.
+
+    With ``ways=False`` the iteration stops at the first way (OSM files list nodes first).
+    """
+    if _is_pbf(path):
+        yield from _iter_pbf(path, nodes=nodes, ways=ways)
+        return
+    try:
+        with _open(path) as fh:
+            root = None
+            for event, elem in ET.iterparse(fh, events=("start", "end")):
+                if event == "start":
+                    if root is None:
+                        root = elem
+                    continue
+                tag = elem.tag
+                if tag in ("node", "way", "relation") and root is not None:
+                    root.clear()  # cleared elements would otherwise stay in the root's list
+                if tag == "node":
+                    if nodes:
+                        yield "n", (int(elem.get("id")), float(elem.get("lon")), float(elem.get("lat")))
+                    elem.clear()
+                elif tag == "way":
+                    if not ways:
+                        return
+                    tags = {t.get("k"): t.get("v") for t in elem.iter("tag")}
+                    if "highway" in tags and is_walkable(tags):
+                        yield "w", [int(nd.get("ref")) for nd in elem.iter("nd")]
+                    elem.clear()
+                elif tag == "relation":
+                    if not ways:
+                        return
+                    elem.clear()
+    except (ET.ParseError, OSError, EOFError, ValueError, TypeError) as exc:
+        msg = f"{path}: not a readable OSM XML file ({exc})."
+        raise NetworkError(msg) from exc
+
+
+def _iter_pbf(path: Path, *, nodes: bool, ways: bool) -> Iterator[tuple[str, Any]]:
+    try:
+        import osmium
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        msg = f"{path}: reading .osm.pbf needs pyosmium (pip install osmium), or convert it to .osm.bz2."
+        raise NetworkError(msg) from exc
+    if nodes and ways:
+        entities = osmium.osm.NODE | osmium.osm.WAY
+    else:
+        entities = osmium.osm.NODE if nodes else osmium.osm.WAY
+    try:
+        obj: Any
+        for obj in osmium.FileProcessor(str(path), entities):
+            if obj.is_node():
+                loc = obj.location
+                yield "n", (obj.id, loc.lon, loc.lat)
+            elif obj.is_way():
+                tags = {t.k: t.v for t in obj.tags}
+                if "highway" in tags and is_walkable(tags):
+                    yield "w", [n.ref for n in obj.nodes]
+    except RuntimeError as exc:
+        msg = f"{path}: not a readable OSM PBF file ({exc})."
+        raise NetworkError(msg) from exc
+
+
+def _copy(buf: array, dtype: Any) -> np.ndarray:
+    """A numpy copy of an ``array`` buffer (no view, so the buffer can still be cleared)."""
+    return np.frombuffer(buf, dtype).copy() if len(buf) else np.zeros(0, dtype)
+
+
+def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Position of each of ``ids`` in ``sorted_ids``, -1 where absent."""
+    if len(sorted_ids) == 0:
+        return np.full(len(ids), -1, np.int64)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return np.where(sorted_ids[pos] == ids, pos, -1).astype(np.int64)
+
+
+def _way_pairs(refs: array, way_len: array) -> tuple[np.ndarray, np.ndarray]:
+    """Consecutive node pairs of all ways, from the flat refs and the ways' lengths."""
+    r = _copy(refs, np.int64)
+    lens = _copy(way_len, np.int64)
+    last = np.cumsum(lens) - 1  # the last ref of each way starts no pair
+    starts = np.ones(len(r), bool)
+    starts[last[lens > 0]] = False
+    a = np.flatnonzero(starts)
+    return r[a], r[a + 1]
+
+
+# ---------------------------------------------------------------------- components
+@dataclass(frozen=True, eq=False)
+class ComponentIndex:
+    """Connected components of a file's walkable street graph, in compact arrays.
+
+    Attributes
+    ----------
+    node_id
+        Sorted OSM ids of the nodes of the walkable segments (both ends in the file).
+    label
+        Component per node (int32; 0 is the largest, ranked as ``WalkNetwork`` ranks them).
+    size
+        Nodes per component, counting the nodes inserted when long edges are split.
+    snappable_component
+        Per component: may points snap to it (at least ``min_component_share`` of all
+        nodes, always the largest).
+    n_nodes
+        All nodes of the network after splitting (the share's denominator).
+    max_segment_m
+        Longest walkable segment (haversine metres): the least margin a tile read needs.
+    params
+        ``max_edge_m``, ``min_component_share``, ``source``.
+    """
+
+    node_id: np.ndarray
+    label: np.ndarray
+    size: np.ndarray
+    snappable_component: np.ndarray
+    n_nodes: int
+    max_segment_m: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"ComponentIndex(nodes={len(self.node_id)}, components={len(self.size)}, "
+            f"snappable={int(self.snappable_component.sum())}, nbytes={self.nbytes})"
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays."""
+        return int(sum(a.nbytes for a in (self.node_id, self.label, self.size, self.snappable_component)))
+
+    def snappable(self, node_id: Any) -> np.ndarray:
+        """Snappable flag per OSM node id (False for ids not in the walkable graph).
+
+        Parameters
+        ----------
+        node_id
+            OSM node ids.
+
+        Returns
+        -------
+        numpy.ndarray
+            Booleans, one per id.
+        """
+        ids = np.asarray(node_id, np.int64).ravel()
+        pos = _member(self.node_id, ids)
+        out = np.zeros(len(ids), bool)
+        out[pos >= 0] = self.snappable_component[self.label[pos[pos >= 0]]]
+        return out
+
+
+def osm_components(
+    path: str | os.PathLike[str],
+    *,
+    max_edge_m: float | None = 50.0,
+    min_component_share: float = 0.01,
+) -> ComponentIndex:
+    """Connected components and snappable flags of an OSM file's walkable streets, streamed.
+
+    Gives the same snappable decision as :meth:`WalkNetwork.from_osm_file` with the same
+    ``max_edge_m`` and ``min_component_share``, without building the network. Pass 1 reads
+    only the walkable ways' node lists (8 B per reference); pass 2 reads only nodes, keeping
+    the coordinates of the walkable ones (16 B per node), to count the nodes that splitting
+    long segments will insert (``ceil(length / max_edge_m) - 1`` per segment, each in its
+    segment's component). Components are labelled with scipy's ``connected_components`` over
+    node positions (a few tens of bytes per segment while it runs). What is kept is
+    :data:`BYTES_PER_NODE` (12) bytes per walkable node.
+
+    Parameters
+    ----------
+    path
+        ``.osm``, ``.osm.bz2``, ``.osm.gz`` or ``.osm.pbf`` (needs pyosmium).
+    max_edge_m, min_component_share
+        As for :meth:`WalkNetwork.from_osm_file`.
+
+    Returns
+    -------
+    ComponentIndex
+
+    Examples
+    --------
+    >>> idx = osm_components("tests/data/west_oakland.osm.bz2")
+    >>> bool(idx.snappable_component[0]), idx.nbytes < 20 * len(idx.node_id) + 64
+    (True, True)
+    """
+    path = _check_path(path)
+    if max_edge_m is not None and max_edge_m <= 0:
+        msg = f"max_edge_m must be positive; got {max_edge_m!r}."
+        raise ValueError(msg)
+    t0 = time.perf_counter()
+    refs, way_len = array("q"), array("q")
+    for _, w in _iter_osm(path, nodes=False, ways=True):
+        refs.extend(w)
+        way_len.append(len(w))
+    a_id, b_id = _way_pairs(refs, way_len)
+    del refs, way_len
+    wanted: np.ndarray = np.unique(np.concatenate([a_id, b_id]))
+
+    # pass 2: coordinates of the wanted nodes only
+    lonlat = np.full((len(wanted), 2), np.nan)
+    ids_buf, lon_buf, lat_buf = array("q"), array("d"), array("d")
+
+    def flush() -> None:
+        ids = _copy(ids_buf, np.int64)
+        pos = _member(wanted, ids)
+        hit = pos >= 0
+        lonlat[pos[hit], 0] = _copy(lon_buf, float)[hit]
+        lonlat[pos[hit], 1] = _copy(lat_buf, float)[hit]
+        del ids_buf[:], lon_buf[:], lat_buf[:]
+
+    for _, (i, lon, lat) in _iter_osm(path, nodes=True, ways=False):
+        ids_buf.append(i)
+        lon_buf.append(lon)
+        lat_buf.append(lat)
+        if len(ids_buf) >= _CHUNK:
+            flush()
+    flush()
+
+    known = ~np.isnan(lonlat[:, 0])
+    pa, pb = np.searchsorted(wanted, a_id), np.searchsorted(wanted, b_id)
+    complete = known[pa] & known[pb]
+    pa, pb = pa[complete], pb[complete]
+    used = np.unique(np.concatenate([pa, pb]))  # nodes of complete segments, sorted by id
+    node_id = wanted[used]
+    lonlat = lonlat[used]
+    pa, pb = np.searchsorted(used, pa), np.searchsorted(used, pb)
+    del a_id, b_id, known, used
+    n = len(node_id)
+    if n == 0:
+        msg = f"{path} has no walkable streets."
+        raise NetworkError(msg)
+
+    pa, pb = pa.astype(np.int32), pb.astype(np.int32)
+    graph = sparse.csr_matrix((np.ones(len(pa), np.int8), (pa, pb)), shape=(n, n))
+    n_comp, labels = csgraph.connected_components(graph, directed=False)
+    del graph
+    # nodes that splitting will insert, per segment; lengths in chunks to bound temporaries
+    extra = np.zeros(len(pa), np.int32)
+    max_segment_m = 0.0
+    for s in range(0, len(pa), _CHUNK):
+        a, b = pa[s : s + _CHUNK], pb[s : s + _CHUNK]
+        length = _haversine_m(lonlat[a], lonlat[b])
+        loop = a == b  # self-loops are dropped before splitting
+        if max_edge_m is not None:
+            k = np.maximum(1, np.ceil(length / max_edge_m).astype(np.int64)) - 1
+            extra[s : s + _CHUNK] = np.where(loop, 0, k)
+        if (~loop).any():
+            max_segment_m = max(max_segment_m, float(length[~loop].max()))
+    lonlat = np.zeros((0, 2))  # the coordinates are no longer needed
+    sizes = np.bincount(labels, minlength=n_comp) + np.bincount(
+        labels[pa], weights=extra, minlength=n_comp
+    ).astype(np.int64)
+    n_total = int(sizes.sum())
+    # rank as WalkNetwork.from_edges: labels follow the smallest node position, stable sort
+    order = np.argsort(-sizes, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(n_comp)
+    sizes = sizes[order]
+    big = sizes >= max(1.0, min_component_share * n_total)
+    big[0] = True
+    idx = ComponentIndex(
+        node_id=node_id,
+        label=rank[labels].astype(np.int32),
+        size=sizes,
+        snappable_component=big,
+        n_nodes=n_total,
+        max_segment_m=max_segment_m,
+        params={"max_edge_m": max_edge_m, "min_component_share": min_component_share,
+                "source": str(path)},
+    )  # fmt: skip
+    logger.info(
+        "components of %s: %d walkable nodes (%d after splitting), %d components, %d snappable, "
+        "%.1f MB kept, %.2f s",
+        path, n, n_total, n_comp, int(big.sum()), idx.nbytes / 2**20, time.perf_counter() - t0,
+    )  # fmt: skip
+    return idx
+
+
+# ---------------------------------------------------------------------- one tile
+def read_tile_network(
+    path: str | os.PathLike[str],
+    box: tuple[float, float, float, float],
+    *,
+    crs: Any,
+    components: ComponentIndex,
+    max_edge_m: float | None = 50.0,
+    margin_m: float | None = None,
+) -> WalkNetwork:
+    """The walk network of the streets that meet a box, read in one pass with global flags.
+
+    Only the nodes within ``box + margin_m`` are held while reading (see the module
+    docstring for why the result is exact). Inside the box the network equals the whole
+    file's (:meth:`WalkNetwork.from_osm_file` with the same ``crs`` and ``max_edge_m``):
+    same nodes, edges, lengths and snappable flags, numbered in the same relative order.
+
+    Parameters
+    ----------
+    path
+        The OSM file that ``components`` was computed from.
+    box
+        ``(xmin, ymin, xmax, ymax)`` in ``crs`` (e.g. a tile's core padded by its halo).
+    crs
+        The metric CRS of the whole network (tiles must share it).
+    components
+        From :func:`osm_components` on the same file.
+    max_edge_m
+        Split longer segments; must equal the one ``components`` used.
+    margin_m
+        Extra distance around the box for segment ends (default: ``1.01 ×`` the longest
+        segment + 1 m).
+
+    Returns
+    -------
+    WalkNetwork
+        ``source`` names the file and the box.
+    """
+    path = _check_path(path)
+    crs = pyproj.CRS.from_user_input(crs)
+    if max_edge_m != components.params.get("max_edge_m"):
+        msg = (
+            f"max_edge_m={max_edge_m!r} differs from the components' "
+            f"{components.params.get('max_edge_m')!r}; compute both with the same value."
+        )
+        raise ValueError(msg)
+    x0, y0, x1, y1 = (float(b) for b in box)
+    if not (x0 <= x1 and y0 <= y1):
+        msg = f"box must be (xmin, ymin, xmax, ymax); got {box!r}."
+        raise ValueError(msg)
+    margin = 1.01 * components.max_segment_m + 1.0 if margin_m is None else float(margin_m)
+    t0 = time.perf_counter()
+    transformer = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    kept_id: list[np.ndarray] = []
+    kept_ll: list[np.ndarray] = []
+    ids_buf, lon_buf, lat_buf = array("q"), array("d"), array("d")
+
+    def flush() -> None:
+        if not len(ids_buf):
+            return
+        ll = np.column_stack([_copy(lon_buf, float), _copy(lat_buf, float)])
+        x, y = transformer.transform(ll[:, 0], ll[:, 1])
+        near = (x >= x0 - margin) & (x <= x1 + margin) & (y >= y0 - margin) & (y <= y1 + margin)
+        kept_id.append(_copy(ids_buf, np.int64)[near])
+        kept_ll.append(ll[near])
+        del ids_buf[:], lon_buf[:], lat_buf[:]
+
+    refs, way_len = array("q"), array("q")
+    node_ids = np.zeros(0, np.int64)
+    node_ll = np.zeros((0, 2))
+    in_ways = False
+    for kind, item in _iter_osm(path, nodes=True, ways=True):
+        if kind == "n":
+            ids_buf.append(item[0])
+            lon_buf.append(item[1])
+            lat_buf.append(item[2])
+            if len(ids_buf) >= _CHUNK:
+                flush()
+            continue
+        if not in_ways:  # the nodes are over: index the ones near the box
+            flush()
+            in_ways = True
+            node_ids, node_ll = _sorted_nodes(kept_id, kept_ll)
+            kept_id, kept_ll = [], []
+        # keep the way's refs only if it touches a kept node (most ways do not)
+        w = np.fromiter(item, np.int64, len(item))
+        if (_member(node_ids, w) >= 0).any():
+            refs.extend(item)
+            way_len.append(len(item))
+    if not in_ways:
+        flush()
+        node_ids, node_ll = _sorted_nodes(kept_id, kept_ll)
+
+    a_id, b_id = _way_pairs(refs, way_len)
+    pa, pb = _member(node_ids, a_id), _member(node_ids, b_id)
+    xy_all = _project(node_ll, crs)
+    complete = (pa >= 0) & (pb >= 0)
+    # guard: a segment with one end in the box must have its other end here, if it is in the file
+    in_box = (xy_all[:, 0] >= x0) & (xy_all[:, 0] <= x1) & (xy_all[:, 1] >= y0) & (xy_all[:, 1] <= y1)
+    half_a = (pa >= 0) & (pb < 0)
+    half_b = (pb >= 0) & (pa < 0)
+    far = np.concatenate([b_id[half_a][in_box[pa[half_a]]], a_id[half_b][in_box[pb[half_b]]]])
+    if len(far) and (_member(components.node_id, far) >= 0).any():
+        msg = (
+            f"{path}: a street segment leaves box {box} farther than margin_m={margin:.0f} m; "
+            "use a larger margin_m."
+        )
+        raise NetworkError(msg)
+    pa, pb = pa[complete], pb[complete]
+    xa, xb = xy_all[pa], xy_all[pb]
+    meets = (
+        (np.minimum(xa[:, 0], xb[:, 0]) <= x1) & (np.maximum(xa[:, 0], xb[:, 0]) >= x0)
+        & (np.minimum(xa[:, 1], xb[:, 1]) <= y1) & (np.maximum(xa[:, 1], xb[:, 1]) >= y0)
+    )  # fmt: skip
+    pa, pb = pa[meets], pb[meets]
+    if len(pa) == 0:
+        msg = f"{path}: no walkable street meets box {box}."
+        raise NetworkError(msg)
+    used = np.unique(np.concatenate([pa, pb]))
+    u, v = np.searchsorted(used, pa), np.searchsorted(used, pb)
+    ll = node_ll[used]
+    ids = node_ids[used]
+    length = _haversine_m(ll[u], ll[v])
+    net = WalkNetwork.from_edges(
+        xy_all[used], u, v, length, crs=crs, node_id=ids, max_edge_m=max_edge_m,
+        min_component_share=components.params["min_component_share"],
+        source=f"{path}[{x0:.0f},{y0:.0f},{x1:.0f},{y1:.0f}]",
+        snappable=components.snappable(ids),
+    )  # fmt: skip
+    logger.info(
+        "tile network of %s: %d nodes, %d edges (%d nodes held near the box), %.2f s",
+        path, net.n_nodes, len(net.edges), len(node_ids), time.perf_counter() - t0,
+    )  # fmt: skip
+    return net
+
+
+def _sorted_nodes(ids: list[np.ndarray], lonlat: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    i = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    ll = np.concatenate(lonlat) if lonlat else np.zeros((0, 2))
+    order = np.argsort(i, kind="stable")
+    return i[order], ll[order]
