@@ -310,12 +310,23 @@ def compute_coverage(
         else:
             straight[name] = np.full(len(population), np.inf)
 
-    idx = population.index
     seconds = time.perf_counter() - t_start
     params = run_params(network, population, kinds, thresholds, limit_min, max_snap_m, cell_snap, fac_snap,
                         method="scipy.sparse.csgraph.dijkstra, multi-source with virtual facility nodes",
                         seconds=seconds)  # fmt: skip
     logger.info("coverage of %d cells × %d kinds in %.2f s", len(population), len(kinds), seconds)
+    return assemble_coverage(minutes, nearest, straight, population, facilities, kinds, thresholds,
+                             cell_snap, params, districts)  # fmt: skip
+
+
+def assemble_coverage(
+    minutes: Mapping[str, np.ndarray], nearest: Mapping[str, np.ndarray], straight: Mapping[str, np.ndarray],
+    population: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, kinds: Mapping[str, FacilityKind],
+    thresholds: tuple[float, ...], cell_snap: Snapped, params: Mapping[str, Any],
+    districts: gpd.GeoDataFrame | None,
+) -> Coverage:  # fmt: skip
+    """The Coverage of per-kind arrays (cells in population order), read-only mappings inside."""
+    idx = population.index
     return Coverage(
         minutes=pd.DataFrame(minutes, index=idx),
         nearest=pd.DataFrame(nearest, index=idx),

@@ -79,6 +79,7 @@ from planner.coverage import (
     _prepare_facilities,
     _prepare_population,
     _report_snap,
+    assemble_coverage,
     check_options,
     run_params,
 )
@@ -831,19 +832,8 @@ def compute_coverage_tiled(
         "cell_tile": plan.cell_tile,
     }  # fmt: skip
     logger.info("tiled coverage of %d cells in %d tiles in %.2f s", n, len(plan.tiles), seconds)
-    idx = population.index
-    return Coverage(
-        minutes=pd.DataFrame(minutes, index=idx),
-        nearest=pd.DataFrame(nearest, index=idx),
-        straight_minutes=pd.DataFrame(straight, index=idx),
-        population=population,
-        facilities=facilities,
-        kinds=MappingProxyType(kinds),
-        thresholds_min=thresholds,
-        cell_snap=cell_snap,
-        params=MappingProxyType(params),
-        district_names=tuple(districts[DISTRICT].astype(str)) if districts is not None else (),
-    )
+    return assemble_coverage(minutes, nearest, straight, population, facilities, kinds, thresholds,
+                             cell_snap, params, districts)  # fmt: skip
 
 
 def write_partitioned_geoparquet(
