@@ -748,8 +748,14 @@ def _parse_osm_xml(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     n_ways = 0
     try:
         with _open_text(path) as fh:
-            for _, elem in ET.iterparse(fh, events=("end",)):
+            root = None
+            for event, elem in ET.iterparse(fh, events=("start", "end")):
+                if event == "start":
+                    root = elem if root is None else root
+                    continue
                 tag = elem.tag
+                if tag in ("node", "way", "relation") and root is not None:
+                    root.clear()  # cleared elements would otherwise stay in the root's list
                 if tag == "node":
                     coords[int(elem.get("id"))] = (float(elem.get("lon")), float(elem.get("lat")))
                     elem.clear()

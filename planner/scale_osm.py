@@ -32,8 +32,6 @@ subset of the whole network's, and searches settle ties in the same order.
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import logging
 import os
 import time
@@ -50,7 +48,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from planner.errors import InputError, NetworkError
-from planner.network import WalkNetwork, _haversine_m, _project, is_walkable
+from planner.network import WalkNetwork, _haversine_m, _open_text, _project, is_walkable
 
 logger = logging.getLogger(__name__)
 
@@ -77,15 +75,6 @@ def _is_pbf(path: Path) -> bool:
     return path.name.lower().endswith(".pbf")
 
 
-def _open(path: Path) -> Any:
-    name = path.name.lower()
-    if name.endswith(".bz2"):
-        return bz2.open(path, "rb")
-    if name.endswith(".gz"):
-        return gzip.open(path, "rb")
-    return path.open("rb")
-
-
 def _iter_osm(path: Path, *, nodes: bool, ways: bool) -> Iterator[tuple[str, Any]]:
     """Yield ``("n", (id, lon, lat))`` and ``("w", refs)`` (walkable ways only), in file order.
 
@@ -95,7 +84,7 @@ def _iter_osm(path: Path, *, nodes: bool, ways: bool) -> Iterator[tuple[str, Any
         yield from _iter_pbf(path, nodes=nodes, ways=ways)
         return
     try:
-        with _open(path) as fh:
+        with _open_text(path) as fh:
             root = None
             for event, elem in ET.iterparse(fh, events=("start", "end")):
                 if event == "start":
