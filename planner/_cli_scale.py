@@ -41,7 +41,7 @@ def run_tiled(args: argparse.Namespace) -> int:
     int
         The exit code.
     """
-    from planner.cli import format_summary, load_inputs
+    from planner.cli import format_summary, load_inputs, load_tables
     from planner.errors import PlannerError
     from planner.outputs import write_run_record, write_table
     from planner.scale import DEFAULT_MEMORY_BUDGET_MB, compute_coverage_tiled, write_partitioned_geoparquet
@@ -57,16 +57,19 @@ def run_tiled(args: argparse.Namespace) -> int:
                 "(or use --scheduler serial)."
             )
             raise PlannerError(msg)
-    study, network, population, facilities, districts = load_inputs(args)
+    study, population, facilities, districts = load_tables(args)
     if mode == "district" and districts is None:
         msg = "--tiles district needs districts in the study (a [districts] table)."
         raise PlannerError(msg)
+    streets: Any = study.network_path  # OSM files are streamed per tile: no process holds them whole
+    if study.network_path.name.lower().endswith(".graphml"):
+        _, streets, *_ = load_inputs(args)
     coverage = compute_coverage_tiled(
-        network, population, facilities, kinds=study.kinds, thresholds_min=study.thresholds_min,
+        streets, population, facilities, kinds=study.kinds, thresholds_min=study.thresholds_min,
         max_snap_m=study.max_snap_m, districts=districts, tiles=mode, tile_m=tile_m,
         memory_budget_mb=args.memory_budget_mb or DEFAULT_MEMORY_BUDGET_MB,
         scheduler=args.scheduler, n_workers=args.workers, work_dir=Path(args.out) / "_tiles",
-        progress=not quiet,
+        progress=not quiet, crs=study.crs, max_edge_m=study.max_edge_m,
     )  # fmt: skip
     out = Path(args.out)
     params: dict[str, Any] = dict(coverage.params)
@@ -90,6 +93,10 @@ def run_tiled(args: argparse.Namespace) -> int:
         t = params["tiles"]
         print(f"{study.name}: {len(cells):,} cells in {t['count']} tiles (halo {t['halo_m']:.0f} m, "
               f"{t['resumed']} resumed) on scheduler {t['scheduler']}")  # fmt: skip
+        if "streaming" in params:
+            s = params["streaming"]
+            print(f"streets streamed per tile from {study.network_path.name}; driver peak memory "
+                  f"{s['driver_peak_rss_mb']:,.0f} MB, largest tile {max(x['nodes'] for x in stats):,} nodes")  # fmt: skip
         print(format_summary(coverage.summary()))
         print("wrote " + ", ".join(str(p) for p in written) + f", {out / 'cells'} ({len(parts)} parts)")
     return 0

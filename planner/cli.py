@@ -75,7 +75,7 @@ def add_study_arguments(p: argparse.ArgumentParser, *, study_required: bool = Fa
         p.add_argument("study", type=Path, help="study.toml describing the analysis")
     else:
         p.add_argument("--study", type=Path, help="study.toml giving kinds, shares and defaults")
-    p.add_argument("--network", type=Path, help="walk network: .osm, .osm.bz2 or .graphml")
+    p.add_argument("--network", type=Path, help="walk network: .osm, .osm.bz2, .osm.pbf (needs pyosmium) or .graphml")
     p.add_argument("--population", type=Path, help="population grid (gpkg/geojson/parquet/csv)")
     p.add_argument("--facilities", type=Path, help="facilities (csv lon/lat, geojson, gpkg, parquet)")
     p.add_argument("--minutes", type=_floats, help="thresholds in minutes, e.g. 5,10,15")
@@ -98,6 +98,16 @@ def add_study_arguments(p: argparse.ArgumentParser, *, study_required: bool = Fa
 
 def load_inputs(args: argparse.Namespace) -> tuple[StudyArea, WalkNetwork, Any, Any, Any]:
     """Resolve the study from --study and overrides; read network, population, facilities."""
+    study, population, facilities, districts = load_tables(args)
+    network = WalkNetwork.from_osm_file(
+        study.network_path, crs=study.crs, max_edge_m=study.max_edge_m,
+        cache_dir=study.cache_dir, use_cache=not args.no_cache,
+    )  # fmt: skip
+    return study, network, population, facilities, districts
+
+
+def load_tables(args: argparse.Namespace) -> tuple[StudyArea, Any, Any, Any]:
+    """:func:`load_inputs` without the network: the study, population, facilities, districts."""
     study_path = getattr(args, "study", None)
     if study_path is not None:
         study = StudyArea.from_toml(study_path)
@@ -155,10 +165,6 @@ def load_inputs(args: argparse.Namespace) -> tuple[StudyArea, WalkNetwork, Any, 
     changes["facilities_options"], changes["population_options"] = fac_opts, pop_opts
     study = replace(study, **changes)
 
-    network = WalkNetwork.from_osm_file(
-        study.network_path, crs=study.crs, max_edge_m=study.max_edge_m,
-        cache_dir=study.cache_dir, use_cache=not args.no_cache,
-    )  # fmt: skip
     population = read_population(study.population_path, **study.population_options)
     if study.age_shares:
         population = apply_age_shares(population, study.age_shares, source=study.age_source or "study")
@@ -167,7 +173,7 @@ def load_inputs(args: argparse.Namespace) -> tuple[StudyArea, WalkNetwork, Any, 
     unselected = (set(base_kinds) | set(DEFAULT_KINDS)) - set(kinds)
     facilities = facilities[~facilities["kind"].isin(sorted(unselected))]
     districts = read_districts(study.districts_path, **study.districts_options) if study.districts_path else None
-    return study, network, population, facilities, districts
+    return study, population, facilities, districts
 
 
 def format_summary(summary: pd.DataFrame) -> str:

@@ -282,7 +282,7 @@ class WalkNetwork:
         cache_dir: str | os.PathLike[str] | None = None,
         use_cache: bool = True,
     ) -> WalkNetwork:
-        """Build from a local OSM file: ``.osm``, ``.osm.bz2``, ``.osm.gz`` or ``.graphml``.
+        """Build from a local OSM file: ``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.osm.pbf`` or ``.graphml``.
 
         Ways are kept if they are walkable (osmnx's walk filter: no motorways, no
         ``foot=no``, no private access). Segments whose nodes are missing from a clipped
@@ -292,7 +292,7 @@ class WalkNetwork:
         Parameters
         ----------
         path
-            The OSM XML or GraphML file.
+            The OSM XML, PBF (needs pyosmium) or GraphML file.
         crs
             Metric CRS for the network; default: the UTM zone of the data.
         max_edge_m
@@ -320,19 +320,12 @@ class WalkNetwork:
         if not path.exists():
             msg = f"network file {path} does not exist."
             raise InputError(msg)
-        if name.endswith(".pbf"):
-            msg = (
-                f"{path}: .osm.pbf files cannot be read by planner (nor osmnx). Convert it to "
-                f"XML first, e.g. `osmium tags-filter {path.name} w/highway -o walk.osm.pbf && "
-                "osmium cat walk.osm.pbf -o walk.osm.bz2`, then pass walk.osm.bz2."
-            )
-            raise NetworkError(msg)
         if name.endswith(".graphml"):
             return cls._from_graphml(path, crs=crs, max_edge_m=max_edge_m,
                                      min_component_share=min_component_share)  # fmt: skip
-        if not (name.endswith((".osm", ".osm.bz2", ".osm.gz", ".xml", ".xml.bz2"))):
+        if not (name.endswith((".osm", ".osm.bz2", ".osm.gz", ".xml", ".xml.bz2", ".pbf"))):
             msg = (
-                f"{path}: unknown network file type; use .osm, .osm.bz2, .osm.gz or .graphml."
+                f"{path}: unknown network file type; use .osm, .osm.bz2, .osm.gz, .osm.pbf or .graphml."
             )
             raise InputError(msg)
 
@@ -355,7 +348,7 @@ class WalkNetwork:
                     logger.warning("ignoring unreadable network cache %s: %s", cache_file, exc)
 
         t0 = time.perf_counter()
-        lonlat, ids, u, v, length = _parse_osm_xml(path)
+        lonlat, ids, u, v, length = _parse_osm(path)
         target = pyproj.CRS.from_user_input(crs) if crs is not None else _utm_crs(lonlat)
         xy = _project(lonlat, target)
         logger.info("parsed %s in %.2f s", path, time.perf_counter() - t0)
@@ -572,7 +565,7 @@ class WalkNetwork:
         finite = np.isfinite(xy).all(axis=1)
         dist = np.full(len(xy), np.inf)
         pos = np.zeros(len(xy), np.int64)
-        dist[finite], pos[finite] = tree.query(xy[finite], k=1, workers=-1)
+        dist[finite], pos[finite] = _nearest(tree, xy[finite])
         ok = finite & (dist <= max_snap_m)
         node = np.where(ok, nodes[np.minimum(pos, len(nodes) - 1)], -1)
         fragment = np.zeros(len(xy), bool)
@@ -660,6 +653,30 @@ class WalkNetwork:
 
 
 # ---------------------------------------------------------------------- helpers
+def _nearest(tree: cKDTree, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest tree point per row; among points at exactly the same distance, the first.
+
+    The KD-tree alone breaks exact ties by its own layout, which differs between a whole
+    network and a tile of it; taking the smallest position instead makes snapping the same
+    in both (a tile keeps the whole network's node order).
+    """
+    if tree.n < 2 or len(xy) == 0:
+        d, i = tree.query(xy, k=1, workers=-1)
+        return np.asarray(d, float), np.asarray(i, np.int64)
+    d, i = tree.query(xy, k=2, workers=-1)
+    dist, pos = d[:, 0].copy(), i[:, 0].astype(np.int64)
+    tied = np.flatnonzero(d[:, 1] == d[:, 0])
+    k = 2
+    while len(tied):
+        k = min(2 * k, tree.n)
+        dk, ik = tree.query(xy[tied], k=k, workers=-1)
+        same = dk == dk[:, :1]
+        pos[tied] = np.where(same, ik, tree.n).min(axis=1)
+        # rows whose k-th neighbour is still tied may hide a smaller position further out
+        tied = tied[same[:, -1]] if k < tree.n else tied[:0]
+    return dist, pos
+
+
 def _points_xy(points: Any, crs: pyproj.CRS) -> tuple[pd.Index, np.ndarray]:
     import geopandas as gpd
     import shapely
@@ -741,11 +758,19 @@ def _open_text(path: Path) -> Any:
     return path.open("rb")
 
 
-def _parse_osm_xml(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Walkable segments of an OSM XML file: lon/lat per node, ids, u, v, haversine metres."""
-    coords: dict[int, tuple[float, float]] = {}
-    ways: list[list[int]] = []
-    n_ways = 0
+def _is_pbf(path: Path) -> bool:
+    return path.name.lower().endswith(".pbf")
+
+
+def _iter_osm(path: Path, *, nodes: bool = True, ways: bool = True) -> Iterator[tuple[str, Any]]:
+    """Stream an OSM file: ``("n", (id, lon, lat))``, ``("w", refs)`` per walkable way and
+    ``("h", None)`` per other highway way, in file order (nodes before ways, as OSM files are).
+
+    With ``ways=False`` the iteration stops at the first way. ``.pbf`` needs pyosmium.
+    """
+    if _is_pbf(path):
+        yield from _iter_pbf(path, nodes=nodes, ways=ways)
+        return
     try:
         with _open_text(path) as fh:
             root = None
@@ -757,20 +782,74 @@ def _parse_osm_xml(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
                 if tag in ("node", "way", "relation") and root is not None:
                     root.clear()  # cleared elements would otherwise stay in the root's list
                 if tag == "node":
-                    coords[int(elem.get("id"))] = (float(elem.get("lon")), float(elem.get("lat")))
+                    if nodes:
+                        yield "n", (int(elem.get("id")), float(elem.get("lon")), float(elem.get("lat")))
                     elem.clear()
-                elif tag == "way":
-                    tags = {t.get("k"): t.get("v") for t in elem.iter("tag")}
-                    if "highway" in tags:
-                        n_ways += 1
-                        if is_walkable(tags):
-                            ways.append([int(nd.get("ref")) for nd in elem.iter("nd")])
-                    elem.clear()
-                elif tag == "relation":
+                elif tag in ("way", "relation"):
+                    if not ways:
+                        return
+                    if tag == "way":
+                        tags = {t.get("k"): t.get("v") for t in elem.iter("tag")}
+                        if "highway" in tags:
+                            if is_walkable(tags):
+                                yield "w", [int(nd.get("ref")) for nd in elem.iter("nd")]
+                            else:
+                                yield "h", None
                     elem.clear()
     except (ET.ParseError, OSError, EOFError, ValueError, TypeError) as exc:
         msg = f"{path}: not a readable OSM XML file ({exc})."
         raise NetworkError(msg) from exc
+
+
+def _iter_pbf(path: Path, *, nodes: bool, ways: bool) -> Iterator[tuple[str, Any]]:
+    try:
+        import osmium
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        msg = (
+            f"{path}: reading .osm.pbf needs pyosmium (pip install 'planner[scale]' or pip install "
+            f"osmium), or convert it: osmium cat {path.name} -o walk.osm.bz2."
+        )
+        raise NetworkError(msg) from exc
+    if nodes and ways:
+        entities = osmium.osm.NODE | osmium.osm.WAY
+    else:
+        entities = osmium.osm.NODE if nodes else osmium.osm.WAY
+    try:
+        obj: Any
+        for obj in osmium.FileProcessor(str(path), entities):
+            if obj.is_node():
+                loc = obj.location
+                yield "n", (obj.id, loc.lon, loc.lat)
+            elif obj.is_way():
+                if not ways:
+                    return
+                tags = {t.k: t.v for t in obj.tags}
+                if "highway" in tags:
+                    if is_walkable(tags):
+                        yield "w", [n.ref for n in obj.nodes]
+                    else:
+                        yield "h", None
+    except RuntimeError as exc:
+        msg = f"{path}: not a readable OSM PBF file ({exc}); check it with `osmium fileinfo {path.name}`."
+        raise NetworkError(msg) from exc
+
+
+def _parse_osm(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Walkable segments of an OSM file: lon/lat per node, ids, u, v, haversine metres.
+
+    Nodes are numbered by sorted OSM id and segments kept in file order; the per-tile reader
+    of :mod:`planner.scale_osm` relies on both.
+    """
+    coords: dict[int, tuple[float, float]] = {}
+    ways: list[list[int]] = []
+    n_ways = 0
+    for kind, item in _iter_osm(path):
+        if kind == "n":
+            coords[item[0]] = (item[1], item[2])
+        else:
+            n_ways += 1
+            if kind == "w":
+                ways.append(item)
     pairs = [(a, b) for w in ways for a, b in itertools.pairwise(w)]
     missing = sum(1 for a, b in pairs if a not in coords or b not in coords)
     pairs = [(a, b) for a, b in pairs if a in coords and b in coords]

@@ -15,13 +15,11 @@ straight distance ``r * L`` of the cell, so a tile whose cells sit in a core box
   when streets are read per tile). A task checks that every snapped node it is given lies
   in its sub-network and fails loudly otherwise.
 
-Four things are global and are taken from the whole network, never recomputed per tile:
-which nodes are *snappable* (components with at least ``min_component_share`` of all nodes),
-the splitting of long edges (done once, before tiling, so every tile sees the same pieces),
-and the snapping of cells and facilities, which the driver does with the whole network's
-KD-tree exactly as :func:`~planner.coverage.compute_coverage` does (so even exact distance
-ties pick the same node, and unsnapped cells report the same ``access_m``). A tile's
-sub-network keeps the global node order and edge order, so the Dijkstra search adds the
+Some things are global and are never decided per tile: which nodes are *snappable*
+(components with at least ``min_component_share`` of all nodes), and the splitting of long
+edges (each edge into ``ceil(length / max_edge_m)`` equal pieces, which depends on the edge
+alone). In memory the driver also snaps cells and facilities with the whole network's
+KD-tree; streamed, the tiles snap (see below). A tile's sub-network keeps the global node order and edge order, so the Dijkstra search adds the
 same lengths in the same order and every reached node gets bit-for-bit the same distance.
 Straight-line minutes use every facility of the kind in each tile (facilities are few), so
 they are exact too. The nearest facility id is the one scipy's search settles first; where
@@ -30,25 +28,29 @@ tests find the same id as the untiled run, but scipy does not document its tie o
 
 What stays in memory where
 --------------------------
-The driver holds the :class:`~planner.network.WalkNetwork` arrays (roughly 200 B per node after
-splitting, with its KD-trees; osmnx needs ~21 KB per node), the cells and the facilities. Each task gets
-only its tile: the nodes and edges of the padded box, the core cells and the facilities of the
-facility pad. Memory per tile is estimated from those counts before the task is sent
-(:func:`estimate_tile_bytes`), and tiles over the budget are cut in four until they fit.
+*In memory* (a :class:`~planner.network.WalkNetwork` is given): the driver holds the network
+arrays (roughly 200 B per node after splitting, with its KD-trees; osmnx needs ~21 KB per
+node), the cells and the facilities, and snaps with the whole network's KD-tree. Each task
+gets only its tile: the nodes and edges of the padded box, the core cells and the
+facilities of the facility pad.
 
-Not yet here: reading streets per tile
---------------------------------------
-Today the driver builds the whole network once (``WalkNetwork.from_osm_file``, cached as
-``.npz``). The planned per-tile reader keeps the same exactness with two streaming passes
-over the ``.osm.pbf`` (pyosmium), so that no process holds every street: pass 1 reads only
-way node lists and runs a union-find over node ids (one int64 parent per walkable node, plus
-a sorted id array to index it: about 16-24 B per node, ~100 MB for 5 M nodes), giving the
-global component sizes and hence the snappable flag per node; pass 2, per tile, reads the
-padded bbox with ``osmium extract`` (``complete_ways``) and looks the flag up by node id.
-Long edges are split per edge (``ceil(length / max_edge_m)`` equal pieces), which depends on
-the edge alone, so tiles split identically; snapping then runs in the tile, where the halo's
-extra ``max_snap_m`` covers every facility's snap search, and exact distance ties must be
-broken by the smaller OSM node id in both the tiled and untiled code.
+*Streamed* (a path to an OSM file is given): no process holds the whole network.
+:func:`~planner.scale_osm.prepare_osm` scans the file in two streaming passes and keeps in
+memory only the component flags (12 B per node) and a node-density grid; node coordinates,
+segment ends and lengths go to ``.npy`` files on disk. Tiles are planned from the density
+grid and the segments' stretch, one pass over the segment file cuts every tile's streets
+(segments whose bounding box meets the padded box) into its own file, and each task builds
+its tile's network with :meth:`~planner.network.WalkNetwork.from_edges`, snaps its cells and
+facilities, and searches. The tile's nodes keep the whole network's relative order (sorted
+OSM id, then nodes inserted by splitting, in segment order), and snapping breaks exact
+distance ties by the first node, so within ``halo_m`` of a core cell a tile snaps exactly as
+the whole network does. The driver snaps the facilities against the store (a slice at a time)
+and every task checks its own facility snapping against it; cells with no usable node within
+the halo (far from every street) are snapped again on the store, so even their reported
+``access_m`` equals the untiled run's.
+
+In both modes memory per tile is estimated from node and edge counts before the task is
+sent (:func:`estimate_tile_bytes`), and tiles over the budget are cut in four until they fit.
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ from planner.coverage import (
 )
 from planner.errors import InputError, NetworkError
 from planner.kinds import DEFAULT_KINDS, DEFAULT_THRESHOLDS_MIN, KIND, FacilityKind
-from planner.network import WalkNetwork, _points_xy
+from planner.network import Snapped, WalkNetwork, _points_xy
+from planner.scale_osm import OsmStore, prepare_osm
 
 logger = logging.getLogger(__name__)
 
@@ -242,6 +245,7 @@ class _NodeIndex:
 
     def __init__(self, network: WalkNetwork) -> None:
         self.xy = network.node_xy
+        self.u, self.v = network.edges["u"].to_numpy(), network.edges["v"].to_numpy()
         self.x_order = np.argsort(self.xy[:, 0], kind="stable")
         self.x_sorted = self.xy[self.x_order, 0]
         u = network.edges["u"].to_numpy()
@@ -268,6 +272,32 @@ class _NodeIndex:
         pv = np.minimum(np.searchsorted(nodes, v[cand]), len(nodes) - 1)
         inside = (nodes[pu] == u[cand]) & (nodes[pv] == v[cand])
         return np.sort(cand[inside])
+
+    def counts(self, box: tuple[float, float, float, float]) -> tuple[int, int]:
+        """Nodes and edges of the network within ``box``."""
+        nodes = self.nodes_in(box)
+        return len(nodes), len(self.edges_in(box, nodes, self.u, self.v))
+
+
+class _DensityCounts:
+    """Node and edge counts of a box from a store's density grid (an over-estimate: whole squares)."""
+
+    def __init__(self, density: Mapping[str, Any]) -> None:
+        self.origin, self.cell = np.asarray(density["origin"], float), float(density["cell_m"])
+        pad = ((1, 0), (1, 0))
+        self.nodes = np.pad(np.asarray(density["nodes"]).cumsum(0).cumsum(1), pad)
+        self.edges = np.pad(np.asarray(density["edges"]).cumsum(0).cumsum(1), pad)
+
+    def counts(self, box: tuple[float, float, float, float]) -> tuple[int, int]:
+        """Nodes and edges of the squares that meet ``box``."""
+        shape = np.array(self.nodes.shape) - 1
+        lo = np.clip(np.floor((np.array(box[:2]) - self.origin) / self.cell).astype(int), 0, shape)
+        hi = np.clip(np.floor((np.array(box[2:]) - self.origin) / self.cell).astype(int) + 1, 0, shape)
+
+        def total(c: np.ndarray) -> int:
+            return int(c[hi[0], hi[1]] - c[lo[0], hi[1]] - c[hi[0], lo[1]] + c[lo[0], lo[1]])
+
+        return total(self.nodes), total(self.edges)
 
 
 def _local(nodes: np.ndarray, global_nodes: np.ndarray) -> np.ndarray:
@@ -320,6 +350,17 @@ def plan_tiles(
     TilePlan
     """
     cell_xy = np.asarray(cell_xy, float).reshape(-1, 2)
+    index = _index or _NodeIndex(network)
+    return _plan(index, network_stretch(network), cell_xy, reach_m=reach_m, max_snap_m=max_snap_m,
+                 tile_m=tile_m, groups=groups, memory_budget_mb=memory_budget_mb, n_kinds=n_kinds)  # fmt: skip
+
+
+def _plan(
+    index: _NodeIndex | _DensityCounts, stretch: float, cell_xy: np.ndarray, *, reach_m: float,
+    max_snap_m: float, tile_m: float | None, groups: Sequence[Any] | None, memory_budget_mb: float,
+    n_kinds: int,
+) -> TilePlan:  # fmt: skip
+    """:func:`plan_tiles` on any source of node and edge counts per box."""
     if groups is None and (tile_m is None or tile_m <= 0):
         msg = f"tile_m must be a positive number of metres; got {tile_m!r}."
         raise ValueError(msg)
@@ -327,10 +368,7 @@ def plan_tiles(
         msg = f"memory_budget_mb must be positive; got {memory_budget_mb!r}."
         raise ValueError(msg)
     budget = int(memory_budget_mb * 2**20)
-    stretch = network_stretch(network)
     halo = stretch * reach_m + max_snap_m
-    index = _index or _NodeIndex(network)
-    u, v = network.edges["u"].to_numpy(), network.edges["v"].to_numpy()
     finite = np.isfinite(cell_xy).all(axis=1)
     if not finite.all():  # empty geometries: they join the first tile and stay unsnapped there
         cell_xy = np.where(
@@ -362,9 +400,8 @@ def plan_tiles(
         box = (*pts.min(axis=0), *pts.max(axis=0))
         box = tuple(float(b) for b in box)
         padded = _pad(box, halo)  # type: ignore[arg-type]
-        nodes = index.nodes_in(padded)
-        n_edges = len(index.edges_in(padded, nodes, u, v))
-        est = estimate_tile_bytes(len(nodes), n_edges, len(cells), n_kinds)
+        n_nodes, n_edges = index.counts(padded)
+        est = estimate_tile_bytes(n_nodes, n_edges, len(cells), n_kinds)
         if est > budget and len(cells) > 1 and depth < _MAX_SPLIT_DEPTH:
             mx, my = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             quad = (pts[:, 0] > mx).astype(int) + 2 * (pts[:, 1] > my).astype(int)
@@ -376,12 +413,12 @@ def plan_tiles(
                 return
         if est > budget:
             msg = (
-                f"tile {tile_id} needs about {est / 2**20:.0f} MB ({len(nodes):,} nodes within the "
+                f"tile {tile_id} needs about {est / 2**20:.0f} MB ({n_nodes:,} nodes within the "
                 f"{halo:.0f} m halo) even when cut to {len(cells)} cell(s); raise the memory "
                 f"budget above {memory_budget_mb:g} MB or shorten the walk."
             )
             raise NetworkError(msg)
-        tiles.append(Tile(tile_id, box, len(cells), len(nodes), n_edges, est))  # type: ignore[arg-type]
+        tiles.append(Tile(tile_id, box, len(cells), n_nodes, n_edges, est))  # type: ignore[arg-type]
         members.append(cells)
 
     for tile_id, cells in seeds:
@@ -444,23 +481,74 @@ def _run_tile(task: Mapping[str, Any]) -> dict[str, Any]:
     the per-kind arithmetic is that of :func:`planner.coverage.compute_coverage`.
     """
     t0 = time.perf_counter()
+    ok = task["cell_ok"]
+    net = _tile_network(task) if len(task["u"]) and ok.any() else None
+    out = _kind_results(task, net, task["cell_node"], task["cell_access_m"], ok,
+                        task["fac_node"], task["fac_access_m"], np.ones(len(task["fac_node"]), bool))  # fmt: skip
+    out["stats"] = _stats(task, t0)
+    return out
+
+
+def _run_tile_streamed(task: Mapping[str, Any]) -> dict[str, Any]:
+    """One tile read from a street store: build its network, snap, search (arrays in and out).
+
+    Snapping happens here, on the tile's network: within ``halo_m`` of a core cell the
+    tile holds every node of the whole network, in the same relative order, so a snap
+    that finds a node that near is the whole network's snap (exact ties go to the first
+    node in both). Cells whose nearest usable node is farther are marked unsure for the
+    driver; facilities are checked against the driver's snapping of the whole network.
+    """
+    t0 = time.perf_counter()
+    n_cells = len(task["cell_pos"])
+    net = None
+    if len(task["u"]):
+        net = WalkNetwork.from_edges(
+            task["node_xy"], task["u"], task["v"], task["length_m"], crs=pyproj.CRS.from_wkt(task["crs"]),
+            node_id=task["node_id"], max_edge_m=task["max_edge_m"], snappable=task["snappable"],
+            source=f"tile {task['tile_id']}",
+        )  # fmt: skip
+    built = net
+    if net is None or not net.snappable.any():
+        cs = Snapped(pd.RangeIndex(n_cells), np.full(n_cells, -1, np.int64), np.full(n_cells, np.inf),
+                     np.zeros(n_cells, bool), np.zeros(n_cells, bool), task["max_snap_m"])  # fmt: skip
+        fs_ok, fs_node, fs_access = np.zeros(len(task["fac_pos"]), bool), None, None
+        net = None
+    else:
+        cs = net.snap(task["cell_xy"], max_snap_m=task["max_snap_m"])
+        fs = net.snap(task["fac_xy"], max_snap_m=task["max_snap_m"])
+        fs_ok, fs_node, fs_access = fs.ok, fs.node, fs.access_m
+    if not np.array_equal(fs_ok, task["fac_ok"]) or (
+        fs_access is not None and not np.array_equal(fs_access[fs_ok], task["fac_access_m"][fs_ok])
+    ):
+        msg = f"tile {task['tile_id']}: a facility snaps differently than on the whole network (halo too small)."
+        raise NetworkError(msg)
+    fac_node = fs_node if fs_node is not None else np.zeros(len(fs_ok), np.int64)
+    out = _kind_results(task, net, np.where(cs.ok, cs.node, 0), cs.access_m, cs.ok,
+                        fac_node, task["fac_access_m"], fs_ok)  # fmt: skip
+    out["cell_access_m"] = cs.access_m
+    out["cell_ok"] = cs.ok
+    out["cell_fragment"] = cs.fragment
+    out["cell_sure"] = cs.access_m <= task["halo_m"]  # else the nearest node may lie outside the tile
+    out["stats"] = _stats(task, t0, built)
+    return out
+
+
+def _kind_results(
+    task: Mapping[str, Any], net: WalkNetwork | None, cell_node: np.ndarray, cell_access: np.ndarray,
+    ok: np.ndarray, fac_node: np.ndarray, fac_access: np.ndarray, fac_usable: np.ndarray,
+) -> dict[str, Any]:  # fmt: skip
+    """Per kind: minutes, nearest facility (global position) and straight-line minutes per cell."""
     n_cells = len(task["cell_pos"])
     limit_min = task["limit_min"]
-    cell_node, cell_access, ok = task["cell_node"], task["cell_access_m"], task["cell_ok"]
     out: dict[str, Any] = {"tile_id": task["tile_id"], "cell_pos": task["cell_pos"]}
-    net = None
-    if len(task["u"]) and ok.any():
-        net = _tile_network(task)
     cell_xy = task["cell_xy"]
     finite = np.isfinite(cell_xy).all(axis=1)
     for name, m_per_min, all_fac_xy in task["kinds"]:
         mins = np.full(n_cells, np.inf)
         near = np.full(n_cells, -1, np.int64)
-        if net is not None:
-            usable = task["fac_kind"] == name
-            dist, origin = net.distances_m(
-                task["fac_node"][usable], task["fac_access_m"][usable], limit_m=limit_min * m_per_min
-            )
+        if net is not None and ok.any():
+            usable = (task["fac_kind"] == name) & fac_usable
+            dist, origin = net.distances_m(fac_node[usable], fac_access[usable], limit_m=limit_min * m_per_min)
             cell_m = np.full(n_cells, np.inf)
             cell_m[ok] = cell_access[ok] + dist[cell_node[ok]]
             mins = cell_m / m_per_min
@@ -475,16 +563,20 @@ def _run_tile(task: Mapping[str, Any]) -> dict[str, Any]:
         out[f"minutes_{name}"] = mins
         out[f"nearest_{name}"] = near
         out[f"straight_{name}"] = straight
-    out["stats"] = {
+    return out
+
+
+def _stats(task: Mapping[str, Any], t0: float, net: WalkNetwork | None = None) -> dict[str, Any]:
+    """Per-tile record; nodes and edges of the tile network searched (after splitting)."""
+    return {
         "tile_id": task["tile_id"],
-        "cells": n_cells,
-        "nodes": len(task["node_xy"]),
-        "edges": len(task["u"]),
+        "cells": len(task["cell_pos"]),
+        "nodes": net.n_nodes if net is not None else len(task["node_xy"]),
+        "edges": len(net.edges) if net is not None else len(task["u"]),
         "seconds": round(time.perf_counter() - t0, 3),
         "pid": os.getpid(),
         "peak_rss_mb": _peak_rss_mb(),
     }
-    return out
 
 
 # ---------------------------------------------------------------------- execution
@@ -517,6 +609,7 @@ def _execute(
     tiles: Sequence[Tile], make_task: Callable[[Tile], dict[str, Any]],
     on_result: Callable[[Tile, dict[str, Any]], None], *, scheduler: Any, n_workers: int,
     memory_limit: str | None, progress: bool, key_prefix: str,
+    run: Callable[[Mapping[str, Any]], dict[str, Any]] = _run_tile,
 ) -> None:  # fmt: skip
     bar: Any = None
     if progress and tiles:
@@ -526,7 +619,7 @@ def _execute(
     try:
         if scheduler in (None, "serial"):
             for tile in tiles:
-                on_result(tile, _run_tile(make_task(tile)))
+                on_result(tile, run(make_task(tile)))
                 if bar is not None:
                     bar.update()
             return
@@ -543,7 +636,7 @@ def _execute(
                 tile = next(pending, None)
                 if tile is not None:
                     fut = client.submit(
-                        _run_tile, make_task(tile), key=f"{key_prefix}-{tile.tile_id}", pure=False
+                        run, make_task(tile), key=f"{key_prefix}-{tile.tile_id}", pure=False
                     )
                     owner[fut.key] = tile
                     ac.add(fut)
@@ -617,7 +710,7 @@ def _fingerprint(*parts: Any) -> str:
 
 # ---------------------------------------------------------------------- public entry
 def compute_coverage_tiled(
-    network: WalkNetwork,
+    network: WalkNetwork | str | os.PathLike[str] | OsmStore,
     population: gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame,
     *,
@@ -633,15 +726,28 @@ def compute_coverage_tiled(
     n_workers: int = 2,
     work_dir: str | os.PathLike[str] | None = None,
     progress: bool = False,
+    crs: Any = None,
+    max_edge_m: float | None = 50.0,
 ) -> Coverage:
     """:func:`~planner.coverage.compute_coverage`, cut into tiles that run apart; same result.
 
     Every per-cell figure (minutes, nearest facility, straight-line minutes, snapping)
     equals the single-machine run's; see the module docstring for why.
 
+    Given a path to an OSM file (``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.osm.pbf``) instead of
+    a network, the streets are *streamed*: the file is scanned once into a store on disk
+    (:func:`~planner.scale_osm.prepare_osm`), each tile's streets are cut from it and the
+    tile's network is built, snapped and searched inside its task, so no process holds the
+    whole network. The result equals ``compute_coverage(WalkNetwork.from_osm_file(path,
+    crs=crs, max_edge_m=max_edge_m), ...)`` cell for cell, except that ``cell_snap.node`` is
+    ``-1`` (there is no whole-network numbering).
+
     Parameters
     ----------
-    network, population, facilities, kinds, thresholds_min, max_snap_m, max_minutes, districts
+    network
+        A :class:`~planner.network.WalkNetwork`, or a path to an OSM file (streamed), or an
+        :class:`~planner.scale_osm.OsmStore` already prepared.
+    population, facilities, kinds, thresholds_min, max_snap_m, max_minutes, districts
         As for :func:`~planner.coverage.compute_coverage`.
     tiles
         ``"grid"`` (square tiles of ``tile_m``) or ``"district"`` (one tile per district;
@@ -657,16 +763,21 @@ def compute_coverage_tiled(
     n_workers
         Workers of a LocalCluster.
     work_dir
-        Folder for finished tiles; a re-run with the same inputs resumes from them.
+        Folder for finished tiles (and, when streaming, the street store); a re-run with the
+        same inputs resumes from them.
     progress
         Show a progress bar over tiles.
+    crs, max_edge_m
+        When streaming a file: the metric CRS (default: the data's UTM zone) and the longest
+        network piece, as for :meth:`~planner.network.WalkNetwork.from_osm_file`.
 
     Returns
     -------
     Coverage
         With ``params["tiles"]`` (count, halo, resumed tiles), ``params["tile_stats"]`` (per
         tile: cells, nodes, seconds, worker pid and peak RSS), ``params["tile_ids"]`` and
-        ``params["cell_tile"]`` (position in ``tile_ids`` of every cell, for partitioned output).
+        ``params["cell_tile"]`` (position in ``tile_ids`` of every cell, for partitioned output);
+        when streaming also ``params["streaming"]`` (store folder, driver timings).
     """
     t_start = time.perf_counter()
     kinds, thresholds, limit_min = check_options(kinds, thresholds_min, max_minutes)
@@ -676,139 +787,94 @@ def compute_coverage_tiled(
     if tiles not in ("grid", "district"):
         msg = f"tiles must be 'grid' or 'district'; got {tiles!r}."
         raise ValueError(msg)
+    if isinstance(network, WalkNetwork) and crs is not None and not network.crs.equals(crs):
+        msg = "crs applies to a network read from a file; this WalkNetwork is already in its own CRS."
+        raise ValueError(msg)
+    with tempfile.TemporaryDirectory(prefix="planner-tiles-") as scratch:
+        base = Path(work_dir) if work_dir is not None else Path(scratch)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        if isinstance(network, WalkNetwork):
+            source: WalkNetwork | OsmStore = network
+        elif isinstance(network, OsmStore):
+            source = network
+        else:
+            source = prepare_osm(network, base / "streets", crs=crs, max_edge_m=max_edge_m)
+            timings["prepare_s"] = round(time.perf_counter() - t0, 3)
+        streamed = isinstance(source, OsmStore)
 
-    population = _prepare_population(population, kinds, network.crs)
-    facilities = _prepare_facilities(facilities, kinds, network.crs)
-    if districts is not None:
-        population = _join_districts(population, districts)
-        facilities = _join_districts(facilities, districts)
-    elif tiles == "district":
-        msg = "tiles='district' needs districts."
-        raise InputError(msg)
+        population = _prepare_population(population, kinds, source.crs)
+        facilities = _prepare_facilities(facilities, kinds, source.crs)
+        if districts is not None:
+            population = _join_districts(population, districts)
+            facilities = _join_districts(facilities, districts)
+        elif tiles == "district":
+            msg = "tiles='district' needs districts."
+            raise InputError(msg)
+        _, cell_xy = _points_xy(population, source.crs)
+        fac_xy = np.asarray(_points_xy(facilities, source.crs)[1], float)
+        fac_kind = facilities[KIND].astype(str).to_numpy()
+        speeds = {name: k.speed_kmh * 1000.0 / 60.0 for name, k in kinds.items()}
+        reach_m = limit_min * max(speeds.values())
+        plan_kw = {"reach_m": reach_m, "max_snap_m": max_snap_m, "tile_m": tile_m,
+                   "groups": population[DISTRICT].to_numpy() if tiles == "district" else None,
+                   "memory_budget_mb": memory_budget_mb, "n_kinds": len(kinds)}  # fmt: skip
+        all_fac = {name: fac_xy[fac_kind == name] for name in kinds}
+        for name, xy in all_fac.items():
+            if not len(xy):
+                logger.warning("no facilities of kind %r: nobody is covered", name)
+        common = {"crs": source.crs.to_wkt(), "kinds": [(name, speeds[name], all_fac[name]) for name in kinds],
+                  "limit_min": limit_min, "max_snap_m": float(max_snap_m)}  # fmt: skip
+        if isinstance(source, OsmStore):
+            job = _streamed_job(source, population, facilities, cell_xy, fac_xy, fac_kind, common, plan_kw,
+                                base / "tile_streets", timings)  # fmt: skip
+        else:
+            job = _in_memory_job(source, population, facilities, cell_xy, fac_xy, fac_kind, common, plan_kw)
+        plan = job.plan
+        facilities = facilities.assign(snap_ok=job.fac_snap.ok, access_m=job.fac_snap.access_m)
 
-    _, cell_xy = _points_xy(population, network.crs)
-    fac_xy = np.asarray(_points_xy(facilities, network.crs)[1], float)
-    # snapping uses the whole network's index, as compute_coverage does: the same node even
-    # where two nodes are exactly as near (ties are broken by the KD-tree's layout)
-    cell_snap = replace(network.snap(cell_xy, max_snap_m=max_snap_m), index=population.index)
-    pad = max_snap_m + 1.0
-    x0, y0 = network.node_xy.min(axis=0)
-    x1, y1 = network.node_xy.max(axis=0)
-    bounds = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
-    _report_snap(population, cell_snap, "population cells", network, bounds)
-    fac_snap = network.snap(facilities, max_snap_m=max_snap_m)
-    if len(facilities):
-        _report_snap(facilities, fac_snap, "facilities", network, bounds)
-    facilities = facilities.assign(snap_ok=fac_snap.ok, access_m=fac_snap.access_m)
-    fac_kind = facilities[KIND].astype(str).to_numpy()
-    speeds = {name: k.speed_kmh * 1000.0 / 60.0 for name, k in kinds.items()}
-    reach_m = limit_min * max(speeds.values())
-    index = _NodeIndex(network)
-    plan = plan_tiles(
-        network, cell_xy, reach_m=reach_m, max_snap_m=max_snap_m, tile_m=tile_m,
-        groups=population[DISTRICT].to_numpy() if tiles == "district" else None,
-        memory_budget_mb=memory_budget_mb, n_kinds=len(kinds), _index=index,
-    )  # fmt: skip
-    all_fac = {name: fac_xy[fac_kind == name] for name in kinds}
-    for name, xy in all_fac.items():
-        if not len(xy):
-            logger.warning("no facilities of kind %r: nobody is covered", name)
-    u_all, v_all = network.edges["u"].to_numpy(), network.edges["v"].to_numpy()
-    len_all = network.edges["length_m"].to_numpy()
-    members = pd.Series(np.arange(len(population))).groupby(plan.cell_tile).indices
-    tile_pos = {t.tile_id: k for k, t in enumerate(plan.tiles)}
-    crs_wkt = network.crs.to_wkt()
-
-    def make_task(tile: Tile) -> dict[str, Any]:
-        padded = _pad(tile.bounds, plan.halo_m)
-        nodes = index.nodes_in(padded)
-        edges = index.edges_in(padded, nodes, u_all, v_all)
-        fpad = _pad(tile.bounds, plan.facility_pad_m)
-        in_f = np.flatnonzero(
-            (fac_xy[:, 0] >= fpad[0]) & (fac_xy[:, 0] <= fpad[2]) & (fac_xy[:, 1] >= fpad[1])
-            & (fac_xy[:, 1] <= fpad[3]) & fac_snap.ok
+        # resume: finished tiles are kept under work_dir, keyed by everything that shapes them
+        fp = _fingerprint(
+            _RESULT_VERSION, sorted((n, speeds[n]) for n in kinds), limit_min, float(max_snap_m),
+            [(t.tile_id, t.bounds) for t in plan.tiles], *job.fingerprint, cell_xy, fac_xy,
+            fac_kind.astype("U"),
         )  # fmt: skip
-        cells = members[tile_pos[tile.tile_id]]
-        cell_ok = cell_snap.ok[cells]
-        cell_node = _local(nodes, np.where(cell_ok, cell_snap.node[cells], nodes[0] if len(nodes) else 0))
-        fac_node = _local(nodes, fac_snap.node[in_f])
-        if (cell_ok & (cell_node < 0)).any() or (fac_node < 0).any():  # the halo argument failed
-            msg = f"tile {tile.tile_id}: a snapped node lies outside the {plan.halo_m:.0f} m halo."
-            raise NetworkError(msg)
-        return {
-            "tile_id": tile.tile_id,
-            "crs": crs_wkt,
-            "node_xy": network.node_xy[nodes],
-            "node_global": nodes,
-            "u": np.searchsorted(nodes, u_all[edges]),
-            "v": np.searchsorted(nodes, v_all[edges]),
-            "length_m": len_all[edges],
-            "cell_xy": cell_xy[cells],
-            "cell_pos": cells.astype(np.int64),
-            "cell_ok": cell_ok,
-            "cell_node": np.where(cell_ok, cell_node, 0),
-            "cell_access_m": cell_snap.access_m[cells],
-            "fac_node": fac_node,
-            "fac_access_m": fac_snap.access_m[in_f],
-            "fac_kind": fac_kind[in_f],
-            "fac_pos": in_f.astype(np.int64),
-            "kinds": [(name, speeds[name], all_fac[name]) for name in kinds],
-            "limit_min": limit_min,
-            "max_snap_m": float(max_snap_m),
-        }
-
-    # resume: finished tiles are kept under work_dir, keyed by everything that shapes them
-    fp = _fingerprint(
-        _RESULT_VERSION, sorted((n, speeds[n]) for n in kinds), limit_min, float(max_snap_m),
-        [(t.tile_id, t.bounds) for t in plan.tiles], network.node_xy, len_all, network.snappable,
-        cell_xy, fac_xy, fac_kind.astype("U"),
-    )  # fmt: skip
-    results: dict[str, dict[str, Any]] = {}
-    folder = Path(work_dir) if work_dir is not None else None
-    if folder is not None:
-        manifest = folder / "manifest.json"
-        old = json.loads(manifest.read_text()) if manifest.exists() else {}
-        if old.get("fingerprint") != fp:
-            if old:
-                logger.warning("inputs or parameters changed since the tiles in %s; recomputing all", folder)
-            for stale in folder.glob("*.parquet"):
-                stale.unlink()
-            folder.mkdir(parents=True, exist_ok=True)
-            _atomic_write(
-                manifest, lambda p: p.write_text(json.dumps({"fingerprint": fp, "tiles": len(plan.tiles)}))
-            )
-        wanted = {t.tile_id for t in plan.tiles}
-        for path in folder.glob("*.parquet"):
-            if path.stem in wanted:
-                results[path.stem] = _load_tile(path)
-        if results:
-            logger.info(
-                "resuming: %d of %d tiles already finished in %s", len(results), len(plan.tiles), folder
-            )
-
-    def on_result(tile: Tile, result: dict[str, Any]) -> None:
-        s = result["stats"]
-        logger.info("tile %s: %d cells, %d nodes in %.2f s (worker pid %d, peak RSS %.0f MB)",
-                    tile.tile_id, s["cells"], s["nodes"], s["seconds"], s["pid"], s["peak_rss_mb"])  # fmt: skip
+        results: dict[str, dict[str, Any]] = {}
+        folder = Path(work_dir) if work_dir is not None else None
         if folder is not None:
-            _save_tile(folder, result)
-        results[tile.tile_id] = result
+            results = _resume(folder, fp, plan)
 
-    todo = [t for t in plan.tiles if t.tile_id not in results]
-    _execute(todo, make_task, on_result, scheduler=scheduler, n_workers=n_workers,
-             memory_limit=None, progress=progress, key_prefix=f"planner-tile-{fp}")  # fmt: skip
+        def on_result(tile: Tile, result: dict[str, Any]) -> None:
+            s = result["stats"]
+            logger.info("tile %s: %d cells, %d nodes in %.2f s (worker pid %d, peak RSS %.0f MB)",
+                        tile.tile_id, s["cells"], s["nodes"], s["seconds"], s["pid"], s["peak_rss_mb"])  # fmt: skip
+            if folder is not None:
+                _save_tile(folder, result)
+            results[tile.tile_id] = result
 
-    # ---- merge
-    n = len(population)
-    minutes = {k: np.full(n, np.inf) for k in kinds}
-    near_pos = {k: np.full(n, -1, np.int64) for k in kinds}
-    straight = {k: np.full(n, np.inf) for k in kinds}
-    for res in results.values():
-        pos = res["cell_pos"]
-        for k in kinds:
-            minutes[k][pos] = res[f"minutes_{k}"]
-            near_pos[k][pos] = res[f"nearest_{k}"]
-            straight[k][pos] = res[f"straight_{k}"]
+        todo = [t for t in plan.tiles if t.tile_id not in results]
+        if job.before_run is not None:
+            job.before_run(todo)
+        t0 = time.perf_counter()
+        _execute(todo, job.make_task, on_result, scheduler=scheduler, n_workers=n_workers,
+                 memory_limit=None, progress=progress, key_prefix=f"planner-tile-{fp}", run=job.run)  # fmt: skip
+        timings["tiles_s"] = round(time.perf_counter() - t0, 3)
+
+        # ---- merge
+        n = len(population)
+        minutes = {k: np.full(n, np.inf) for k in kinds}
+        near_pos = {k: np.full(n, -1, np.int64) for k in kinds}
+        straight = {k: np.full(n, np.inf) for k in kinds}
+        for res in results.values():
+            pos = res["cell_pos"]
+            for k in kinds:
+                minutes[k][pos] = res[f"minutes_{k}"]
+                near_pos[k][pos] = res[f"nearest_{k}"]
+                straight[k][pos] = res[f"straight_{k}"]
+        cell_snap = job.cell_snap
+        if cell_snap is None:  # streamed: snapped in the tiles
+            cell_snap = _merge_streamed_snap(source, population, cell_xy, results.values(), max_snap_m)  # type: ignore[arg-type]
+            _report_snap(population, cell_snap, "population cells", source, job.bounds)
     ids = facilities.index.to_numpy()
     nearest = {}
     for k in kinds:
@@ -819,9 +885,11 @@ def compute_coverage_tiled(
 
     stats = [results[t.tile_id]["stats"] for t in plan.tiles if t.tile_id in results]
     seconds = time.perf_counter() - t_start
-    params = run_params(network, population, kinds, thresholds, limit_min, max_snap_m, cell_snap, fac_snap,
-                        method="scipy.sparse.csgraph.dijkstra per tile, halo r*L + max_snap_m, merged",
-                        seconds=seconds)  # fmt: skip
+    method = "scipy.sparse.csgraph.dijkstra per tile, halo r*L + max_snap_m, merged"
+    if streamed:
+        method += "; streets streamed per tile from the OSM file"
+    params = run_params(source, population, kinds, thresholds, limit_min, max_snap_m, cell_snap,  # type: ignore[arg-type]
+                        job.fac_snap, method=method, seconds=seconds)  # fmt: skip
     params |= {
         "tiles": {"count": len(plan.tiles), "mode": tiles, "tile_m": tile_m if tiles == "grid" else None,
                   "halo_m": round(plan.halo_m, 3), "stretch": plan.stretch,
@@ -831,9 +899,207 @@ def compute_coverage_tiled(
         "tile_ids": tuple(t.tile_id for t in plan.tiles),
         "cell_tile": plan.cell_tile,
     }  # fmt: skip
+    if streamed:
+        params["streaming"] = {"store": str(source.folder) if work_dir is not None else None,  # type: ignore[union-attr]
+                               "driver_peak_rss_mb": _peak_rss_mb(), **timings}  # fmt: skip
     logger.info("tiled coverage of %d cells in %d tiles in %.2f s", n, len(plan.tiles), seconds)
     return assemble_coverage(minutes, nearest, straight, population, facilities, kinds, thresholds,
                              cell_snap, params, districts)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Job:
+    """How the tiles of one run are made and run (in memory, or streamed from a street store)."""
+
+    plan: TilePlan
+    make_task: Callable[[Tile], dict[str, Any]]
+    run: Callable[[Mapping[str, Any]], dict[str, Any]]
+    fac_snap: Snapped
+    cell_snap: Snapped | None  # None: the tiles snap the cells
+    bounds: tuple[float, float, float, float]
+    fingerprint: tuple[Any, ...]
+    before_run: Callable[[Sequence[Tile]], None] | None = None
+
+
+def _members(plan: TilePlan, n: int) -> Callable[[Tile], np.ndarray]:
+    members = pd.Series(np.arange(n)).groupby(plan.cell_tile).indices
+    tile_pos = {t.tile_id: k for k, t in enumerate(plan.tiles)}
+    return lambda tile: members[tile_pos[tile.tile_id]].astype(np.int64)
+
+
+def _facilities_near(fac_xy: np.ndarray, tile: Tile, pad_m: float) -> np.ndarray:
+    fpad = _pad(tile.bounds, pad_m)
+    return np.flatnonzero(
+        (fac_xy[:, 0] >= fpad[0]) & (fac_xy[:, 0] <= fpad[2]) & (fac_xy[:, 1] >= fpad[1]) & (fac_xy[:, 1] <= fpad[3])
+    )
+
+
+def _in_memory_job(
+    network: WalkNetwork, population: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, cell_xy: np.ndarray,
+    fac_xy: np.ndarray, fac_kind: np.ndarray, common: Mapping[str, Any], plan_kw: dict[str, Any],
+) -> _Job:  # fmt: skip
+    """Tiles cut from a network in memory; the driver snaps with the whole network's index."""
+    max_snap_m = common["max_snap_m"]
+    # snapping uses the whole network's index, as compute_coverage does
+    cell_snap = replace(network.snap(cell_xy, max_snap_m=max_snap_m), index=population.index)
+    pad = max_snap_m + 1.0
+    x0, y0 = network.node_xy.min(axis=0)
+    x1, y1 = network.node_xy.max(axis=0)
+    bounds = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    _report_snap(population, cell_snap, "population cells", network, bounds)
+    fac_snap = network.snap(facilities, max_snap_m=max_snap_m)
+    if len(fac_xy):
+        _report_snap(facilities, fac_snap, "facilities", network, bounds)
+    index = _NodeIndex(network)
+    plan = plan_tiles(network, cell_xy, _index=index, **plan_kw)
+    u_all, v_all = index.u, index.v
+    len_all = network.edges["length_m"].to_numpy()
+    members = _members(plan, len(cell_xy))
+
+    def make_task(tile: Tile) -> dict[str, Any]:
+        padded = _pad(tile.bounds, plan.halo_m)
+        nodes = index.nodes_in(padded)
+        edges = index.edges_in(padded, nodes, u_all, v_all)
+        in_f = _facilities_near(fac_xy, tile, plan.facility_pad_m)
+        in_f = in_f[fac_snap.ok[in_f]]
+        cells = members(tile)
+        cell_ok = cell_snap.ok[cells]
+        cell_node = _local(nodes, np.where(cell_ok, cell_snap.node[cells], nodes[0] if len(nodes) else 0))
+        fac_node = _local(nodes, fac_snap.node[in_f])
+        if (cell_ok & (cell_node < 0)).any() or (fac_node < 0).any():  # the halo argument failed
+            msg = f"tile {tile.tile_id}: a snapped node lies outside the {plan.halo_m:.0f} m halo."
+            raise NetworkError(msg)
+        return {
+            **common,
+            "tile_id": tile.tile_id,
+            "node_xy": network.node_xy[nodes],
+            "node_global": nodes,
+            "u": np.searchsorted(nodes, u_all[edges]),
+            "v": np.searchsorted(nodes, v_all[edges]),
+            "length_m": len_all[edges],
+            "cell_xy": cell_xy[cells],
+            "cell_pos": cells,
+            "cell_ok": cell_ok,
+            "cell_node": np.where(cell_ok, cell_node, 0),
+            "cell_access_m": cell_snap.access_m[cells],
+            "fac_node": fac_node,
+            "fac_access_m": fac_snap.access_m[in_f],
+            "fac_kind": fac_kind[in_f],
+            "fac_pos": in_f.astype(np.int64),
+        }
+
+    fingerprint = ("memory", network.node_xy, len_all, network.snappable)
+    return _Job(plan, make_task, _run_tile, fac_snap, cell_snap, bounds, fingerprint)
+
+
+def _streamed_job(
+    store: OsmStore, population: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, cell_xy: np.ndarray,
+    fac_xy: np.ndarray, fac_kind: np.ndarray, common: Mapping[str, Any], plan_kw: dict[str, Any],
+    streets: Path, timings: dict[str, float],
+) -> _Job:  # fmt: skip
+    """Tiles whose streets are cut from a store on disk; each task builds and snaps its own network."""
+    max_snap_m = common["max_snap_m"]
+    pad = max_snap_m + 1.0
+    b = store.bounds
+    bounds = (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad)
+    # facilities (for the table and the check in every task) and a sample of cells (to catch a
+    # wrong CRS or swapped coordinates before any tile runs) in one pass over the nodes
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(len(cell_xy), size=min(len(cell_xy), 2000), replace=False))
+    both = store.snap(np.vstack([fac_xy.reshape(-1, 2), cell_xy[sample]]), max_snap_m=max_snap_m)
+    k = len(fac_xy)
+    fac_snap = Snapped(facilities.index, both.node[:k], both.access_m[:k], both.ok[:k], both.fragment[:k],
+                       both.max_snap_m)  # fmt: skip
+    probe = Snapped(population.index[sample], both.node[k:], both.access_m[k:], both.ok[k:],
+                    both.fragment[k:], both.max_snap_m)  # fmt: skip
+    if not probe.ok.any():
+        _report_snap(population.iloc[sample], probe, "population cells", store, bounds)
+    if k:
+        _report_snap(facilities, fac_snap, "facilities", store, bounds)
+    timings["snap_facilities_s"] = round(time.perf_counter() - t0, 3)
+    plan = _plan(_DensityCounts(store.density), store.stretch, cell_xy, **plan_kw)
+    members = _members(plan, len(cell_xy))
+
+    def before_run(todo: Sequence[Tile]) -> None:
+        # one pass over the store's segments cuts every tile's streets into its own file
+        t0 = time.perf_counter()
+        if streets.exists():
+            for old in streets.glob("*.bin"):
+                old.unlink()
+        streets.mkdir(parents=True, exist_ok=True)
+        boxes = [_pad(t.bounds, plan.halo_m) for t in todo]
+        for k, segs in store.segments_meeting(boxes):
+            with open(streets / f"{todo[k].tile_id}.bin", "ab") as fh:
+                fh.write(np.ascontiguousarray(segs, np.int64).tobytes())
+        timings["cut_streets_s"] = round(time.perf_counter() - t0, 3)
+
+    def make_task(tile: Tile) -> dict[str, Any]:
+        path = streets / f"{tile.tile_id}.bin"
+        segs = np.zeros(0, np.int64)
+        if path.exists():
+            segs = np.fromfile(path, np.int64)
+            path.unlink()  # a re-run cuts the streets again; finished tiles need none
+        arrays = store.tile_arrays(segs)
+        in_f = _facilities_near(fac_xy, tile, plan.facility_pad_m)
+        cells = members(tile)
+        return {
+            **common,
+            **arrays,
+            "tile_id": tile.tile_id,
+            "max_edge_m": store.params["max_edge_m"],
+            "halo_m": plan.halo_m,
+            "cell_xy": cell_xy[cells],
+            "cell_pos": cells,
+            "fac_xy": fac_xy[in_f],
+            "fac_ok": fac_snap.ok[in_f],
+            "fac_access_m": fac_snap.access_m[in_f],
+            "fac_kind": fac_kind[in_f],
+            "fac_pos": in_f.astype(np.int64),
+        }
+
+    fingerprint = ("streamed", store.params["digest"], store.crs.to_wkt(), store.params["max_edge_m"],
+                   store.params["min_component_share"])  # fmt: skip
+    return _Job(plan, make_task, _run_tile_streamed, fac_snap, None, bounds, fingerprint, before_run)
+
+
+def _merge_streamed_snap(
+    store: OsmStore, population: gpd.GeoDataFrame, cell_xy: np.ndarray, results: Any, max_snap_m: float
+) -> Snapped:
+    """The cells' snapping from their tiles; cells far from every street are redone on the store."""
+    n = len(cell_xy)
+    access, ok = np.full(n, np.inf), np.zeros(n, bool)
+    fragment, sure = np.zeros(n, bool), np.zeros(n, bool)
+    for res in results:
+        pos = res["cell_pos"]
+        access[pos], ok[pos] = res["cell_access_m"], res["cell_ok"]
+        fragment[pos], sure[pos] = res["cell_fragment"], res["cell_sure"]
+    unsure = np.flatnonzero(~sure & np.isfinite(cell_xy).all(axis=1))
+    if len(unsure):  # their nearest usable node may lie beyond the tile: ask the whole store
+        redo = store.snap(cell_xy[unsure], max_snap_m=max_snap_m)
+        access[unsure], ok[unsure], fragment[unsure] = redo.access_m, redo.ok, redo.fragment
+    return Snapped(population.index, np.full(n, -1, np.int64), access, ok, fragment, float(max_snap_m))
+
+
+def _resume(folder: Path, fp: str, plan: TilePlan) -> dict[str, dict[str, Any]]:
+    """Finished tiles under ``folder`` made with the same fingerprint (others are removed)."""
+    results: dict[str, dict[str, Any]] = {}
+    manifest = folder / "manifest.json"
+    old = json.loads(manifest.read_text()) if manifest.exists() else {}
+    if old.get("fingerprint") != fp:
+        if old:
+            logger.warning("inputs or parameters changed since the tiles in %s; recomputing all", folder)
+        for stale in folder.glob("*.parquet"):
+            stale.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic_write(manifest, lambda p: p.write_text(json.dumps({"fingerprint": fp, "tiles": len(plan.tiles)})))
+    wanted = {t.tile_id for t in plan.tiles}
+    for path in folder.glob("*.parquet"):
+        if path.stem in wanted:
+            results[path.stem] = _load_tile(path)
+    if results:
+        logger.info("resuming: %d of %d tiles already finished in %s", len(results), len(plan.tiles), folder)
+    return results
 
 
 def write_partitioned_geoparquet(
