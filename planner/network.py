@@ -927,18 +927,28 @@ def _read_cache(cache_file: Path) -> tuple[Any, ...]:
 
 
 # ====================================================================== travel matrix
+def _stretch(xy_a: np.ndarray, xy_b: np.ndarray, length_m: np.ndarray) -> float:
+    """Largest ratio of straight end-to-end distance to length over edges (>= 1).
+
+    A walk of network length ``d`` never ends farther than ``stretch * d`` in a straight line.
+    ``inf`` where an edge of length 0 joins distinct points; ends closer than a micrometre
+    count as one point.
+    """
+    straight = np.hypot(*(xy_a - xy_b).T)
+    pos = straight > 1e-6
+    if not pos.any():
+        return 1.0
+    with np.errstate(divide="ignore"):
+        return max(1.0, float(np.max(straight[pos] / length_m[pos])))
+
+
 def _min_length_ratio(network: WalkNetwork) -> float:
-    """Smallest ratio of an edge's length to the straight distance between its ends (≤ 1).
+    """Smallest ratio of an edge's length to the straight distance between its ends (<= 1).
 
     A path of length L then never leaves the disc of radius L / ratio around its start.
     """
-    edges = network.edges
-    u, v = edges["u"].to_numpy(), edges["v"].to_numpy()
-    straight = np.hypot(*(network.node_xy[u] - network.node_xy[v]).T)
-    length = edges["length_m"].to_numpy()
-    pos = straight > 0
-    ratio = float(np.min(length[pos] / straight[pos])) if pos.any() else 1.0
-    return min(1.0, ratio)
+    u, v = network.edges["u"].to_numpy(), network.edges["v"].to_numpy()
+    return 1.0 / _stretch(network.node_xy[u], network.node_xy[v], network.edges["length_m"].to_numpy())
 
 
 def _subgraph(csr: sparse.csr_matrix, nodes: np.ndarray, g2l: np.ndarray) -> sparse.csr_matrix:

@@ -87,7 +87,7 @@ from planner.coverage import (
 )
 from planner.errors import InputError, NetworkError
 from planner.kinds import DEFAULT_KINDS, DEFAULT_THRESHOLDS_MIN, KIND, FacilityKind
-from planner.network import Snapped, WalkNetwork, _points_xy
+from planner.network import Snapped, WalkNetwork, _points_xy, _stretch
 from planner.scale_osm import OsmStore, prepare_osm
 
 logger = logging.getLogger(__name__)
@@ -222,22 +222,11 @@ def network_stretch(network: WalkNetwork) -> float:
     float
     """
     e = network.edges
-    if len(e) == 0:
-        return 1.0
-    a = network.node_xy[e["u"].to_numpy()]
-    b = network.node_xy[e["v"].to_numpy()]
-    straight = np.hypot(*(a - b).T)
-    length = e["length_m"].to_numpy()
-    pos = straight > 1e-6
-    if not pos.any():
-        return 1.0
-    with np.errstate(divide="ignore"):
-        ratio = straight[pos] / length[pos]
-    r = float(np.max(ratio))
+    r = _stretch(network.node_xy[e["u"].to_numpy()], network.node_xy[e["v"].to_numpy()], e["length_m"].to_numpy())
     if not np.isfinite(r):
         msg = "the network has edges of length 0 between distinct points; tiles cannot bound walks."
         raise NetworkError(msg)
-    return max(1.0, r) * (1 + 1e-9)
+    return r * (1 + 1e-9)
 
 
 class _NodeIndex:

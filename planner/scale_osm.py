@@ -62,6 +62,7 @@ from planner.network import (
     _iter_osm,
     _project,
     _split_long_edges,
+    _stretch,
     _utm_crs,
 )
 
@@ -714,14 +715,13 @@ def prepare_osm(
         raise InputError(msg)
     xy = _project(scan.lonlat, target)
     pa, pb, length = scan.seg_a, scan.seg_b, scan.length_m
-    # stretch, as scale.network_stretch over the whole network
-    straight = np.hypot(*(xy[pa] - xy[pb]).T)
-    pos = straight > 1e-6
-    if (length[pos] == 0).any():
+    # stretch, as scale.network_stretch over the whole network (split pieces share their
+    # segment's ratio up to rounding, hence the wider margin)
+    stretch = _stretch(xy[pa], xy[pb], length)
+    if not np.isfinite(stretch):
         msg = f"{path} has segments of length 0 between distinct points; tiles cannot bound walks."
         raise NetworkError(msg)
-    stretch = max(1.0, float((straight[pos] / length[pos]).max()) if pos.any() else 1.0) * (1 + 1e-6)
-    del straight, pos
+    stretch *= 1 + 1e-6
     # density: nodes (inserted ones at their segment's first end) and edge pieces per square
     loop = pa == pb
     pieces = np.where(loop, 0, 1)
