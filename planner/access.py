@@ -12,13 +12,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from scipy.sparse import csgraph
 
 from planner._validate import _rows, check_choice, check_columns
-from planner.coverage import Coverage
+from planner.coverage import Coverage, cells_on_network
 from planner.errors import InputError
 from planner.kinds import CAPACITY, KIND, FacilityKind
-from planner.network import WalkNetwork
+from planner.network import WalkNetwork, travel_matrix_m
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +25,6 @@ METHODS = ("2sfca", "e2sfca")
 # Luo & Qi (2009) weights for three equal travel-time zones; scaled to each kind's threshold.
 LUO_QI_WEIGHTS = (1.0, 0.68, 0.22)
 PER_PEOPLE = 1000.0
-_CHUNK = 64  # facilities per bounded Dijkstra call
 
 
 def default_step_weights(threshold_min: float) -> dict[float, float]:
@@ -310,7 +308,7 @@ def _pair_table(
     """(facility, cell, minutes) pairs within ``threshold_min``, access legs at both ends."""
     fac = coverage.facilities
     use = ((fac[KIND] == kind_name) & fac["snap_ok"]).to_numpy()
-    snap = coverage.cell_snap
+    snap = cells_on_network(coverage, network)
     cells_ok = np.flatnonzero(snap.ok)
     cell_node = snap.node[cells_ok]
     cell_acc = snap.access_m[cells_ok]
@@ -318,21 +316,17 @@ def _pair_table(
     reach_m = threshold_min * m_per_min
     fac_ids = fac.index.to_numpy()[use]
     snapped = network.snap(fac.geometry[use], max_snap_m=float(coverage.params["max_snap_m"]))
-    f_nodes, f_acc = snapped.node, snapped.access_m
-    parts_f, parts_c, parts_m = [], [], []
-    for start in range(0, len(fac_ids), _CHUNK):
-        sl = slice(start, start + _CHUNK)
-        dist = csgraph.dijkstra(network.csr, directed=True, indices=f_nodes[sl], limit=reach_m)
-        total = dist[:, cell_node] + f_acc[sl, None] + cell_acc[None, :]
-        fi, ci = np.nonzero(total <= reach_m * (1 + 1e-12))
-        parts_f.append(fac_ids[sl][fi])
-        parts_c.append(coverage.population.index.to_numpy()[cells_ok[ci]])
-        parts_m.append(total[fi, ci] / m_per_min)
-    if not parts_f:
-        return pd.DataFrame({"facility": [], "cell": [], "minutes": []})
-    return pd.DataFrame(
-        {"facility": np.concatenate(parts_f), "cell": np.concatenate(parts_c), "minutes": np.concatenate(parts_m)}
-    )
+    # sparse, tile by tile: no facilities × nodes rows held at once
+    dist = travel_matrix_m(
+        network, snapped.node, cell_node, limit_m=reach_m * (1 + 1e-12),
+        from_offsets_m=snapped.access_m, to_offsets_m=cell_acc,
+    ).tocoo()  # fmt: skip
+    # a stored pair is at least 1e-6 m (sparse matrices keep no zeros): 0 within a micrometre
+    return pd.DataFrame({
+        "facility": fac_ids[dist.row],
+        "cell": coverage.population.index.to_numpy()[cells_ok[dist.col]],
+        "minutes": dist.data / m_per_min,
+    })  # fmt: skip
 
 
 def compute_access(

@@ -319,6 +319,20 @@ def compute_coverage(
                              cell_snap, params, districts)  # fmt: skip
 
 
+def cells_on_network(coverage: Coverage, network: WalkNetwork) -> Snapped:
+    """The coverage's cell snapping, with node positions on ``network``.
+
+    A coverage from a streamed tiled run keeps no whole-network node numbering
+    (``cell_snap.node`` is -1); its cells are then snapped again on ``network``, which gives
+    what :func:`compute_coverage` on that network records.
+    """
+    snap = coverage.cell_snap
+    if not (snap.ok & (snap.node < 0)).any():
+        return snap
+    _, xy = _points_xy(coverage.population, network.crs)
+    return replace(network.snap(xy, max_snap_m=snap.max_snap_m), index=snap.index)
+
+
 def assemble_coverage(
     minutes: Mapping[str, np.ndarray], nearest: Mapping[str, np.ndarray], straight: Mapping[str, np.ndarray],
     population: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, kinds: Mapping[str, FacilityKind],

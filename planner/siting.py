@@ -32,7 +32,7 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 
 from planner._validate import _rows, check_in_range
-from planner.coverage import Coverage, compute_coverage
+from planner.coverage import Coverage, cells_on_network, compute_coverage
 from planner.errors import InputError, SolverError
 from planner.kinds import CAPACITY, DEFAULT_KINDS, KIND, NAME, FacilityKind
 from planner.network import WalkNetwork, travel_matrix_m
@@ -726,7 +726,7 @@ class SitingProblem:
                            snap_ok=snap.ok)  # fmt: skip
 
         m_per_min = kind.speed_kmh * 1000.0 / 60.0
-        cell_snap = coverage.cell_snap
+        cell_snap = cells_on_network(coverage, network)
         cand_node = np.where(snap.ok, snap.node, -1)
         cell_node = np.where(cell_snap.ok, cell_snap.node, -1)
         t1 = time.perf_counter()
