@@ -302,7 +302,7 @@ def compute_coverage(
         near[reached] = ids[origin[cell_snap.node[reached]]]
         minutes[name], nearest[name] = mins, near
         if of_kind.any():
-            fxy = shapely.get_coordinates(facilities.geometry.to_numpy()[of_kind])
+            fxy = straight_line_points(facilities, name)
             d = np.full(len(population), np.inf)
             finite = np.isfinite(cell_xy).all(axis=1)
             d[finite] = cKDTree(fxy).query(cell_xy[finite], k=1, workers=-1)[0]
@@ -317,6 +317,11 @@ def compute_coverage(
     logger.info("coverage of %d cells × %d kinds in %.2f s", len(population), len(kinds), seconds)
     return assemble_coverage(minutes, nearest, straight, population, facilities, kinds, thresholds,
                              cell_snap, params, districts)  # fmt: skip
+
+
+def straight_line_points(facilities: gpd.GeoDataFrame, kind: str) -> np.ndarray:
+    """Every vertex of the facilities of ``kind``: the targets of straight-line distances."""
+    return shapely.get_coordinates(facilities.geometry.to_numpy()[(facilities[KIND] == kind).to_numpy()])
 
 
 def cells_on_network(coverage: Coverage, network: WalkNetwork) -> Snapped:

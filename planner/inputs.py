@@ -841,8 +841,9 @@ def read_districts(
 
 
 def check_in_area(
-    gdf: gpd.GeoDataFrame, area_crs: Any, bounds: tuple[float, float, float, float], *, what: str
-) -> None:
+    gdf: gpd.GeoDataFrame, area_crs: Any, bounds: tuple[float, float, float, float], *, what: str,
+    any_inside: bool = False,
+) -> None:  # fmt: skip
     """Raise InputError naming rows that lie outside ``bounds`` (given in ``area_crs``).
 
     Suggests a lon/lat swap when swapped coordinates would fall inside, and a wrong
@@ -858,6 +859,8 @@ def check_in_area(
         (minx, miny, maxx, maxy) of the area, already padded.
     what
         Name of the layer for the message.
+    any_inside
+        Accept the layer when at least one row is inside (raise only when none is).
     """
     area_crs = pyproj.CRS.from_user_input(area_crs)
     pts = gdf.geometry.to_crs(area_crs) if not gdf.crs.equals(area_crs) else gdf.geometry
@@ -865,7 +868,7 @@ def check_in_area(
     x, y = pts.x.to_numpy(), pts.y.to_numpy()
     minx, miny, maxx, maxy = bounds
     inside = np.isfinite(x) & np.isfinite(y) & (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)
-    if inside.all():
+    if inside.all() or (any_inside and inside.any()):
         return
     rows = gdf.index[~inside]
     src = gdf.attrs.get("source", what)

@@ -766,7 +766,8 @@ def _iter_osm(path: Path, *, nodes: bool = True, ways: bool = True) -> Iterator[
     """Stream an OSM file: ``("n", (id, lon, lat))``, ``("w", refs)`` per walkable way and
     ``("h", None)`` per other highway way, in file order (nodes before ways, as OSM files are).
 
-    With ``ways=False`` the iteration stops at the first way. ``.pbf`` needs pyosmium.
+    Nodes are yielded wherever they are in the file (some exports, e.g. Overpass's
+    ``out body; >; out skel qt;``, list ways first). ``.pbf`` needs pyosmium.
     """
     if _is_pbf(path):
         yield from _iter_pbf(path, nodes=nodes, ways=ways)
@@ -786,9 +787,7 @@ def _iter_osm(path: Path, *, nodes: bool = True, ways: bool = True) -> Iterator[
                         yield "n", (int(elem.get("id")), float(elem.get("lon")), float(elem.get("lat")))
                     elem.clear()
                 elif tag in ("way", "relation"):
-                    if not ways:
-                        return
-                    if tag == "way":
+                    if ways and tag == "way":
                         tags = {t.get("k"): t.get("v") for t in elem.iter("tag")}
                         if "highway" in tags:
                             if is_walkable(tags):
@@ -821,8 +820,6 @@ def _iter_pbf(path: Path, *, nodes: bool, ways: bool) -> Iterator[tuple[str, Any
                 loc = obj.location
                 yield "n", (obj.id, loc.lon, loc.lat)
             elif obj.is_way():
-                if not ways:
-                    return
                 tags = {t.k: t.v for t in obj.tags}
                 if "highway" in tags:
                     if is_walkable(tags):

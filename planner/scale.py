@@ -84,8 +84,10 @@ from planner.coverage import (
     assemble_coverage,
     check_options,
     run_params,
+    straight_line_points,
 )
 from planner.errors import InputError, NetworkError
+from planner.inputs import check_in_area
 from planner.kinds import DEFAULT_KINDS, DEFAULT_THRESHOLDS_MIN, KIND, FacilityKind
 from planner.network import Snapped, WalkNetwork, _points_xy, _stretch
 from planner.scale_osm import OsmStore, prepare_osm
@@ -269,7 +271,12 @@ class _NodeIndex:
 
 
 class _DensityCounts:
-    """Node and edge counts of a box from a store's density grid (an over-estimate: whole squares)."""
+    """Node and edge counts of a box from a store's density grid.
+
+    Whole squares are counted, so it is usually an over-estimate; a long segment that crosses
+    the box brings nodes the box's squares do not count (its inserted nodes are counted at its
+    first end), so it is an estimate, not a bound.
+    """
 
     def __init__(self, density: Mapping[str, Any]) -> None:
         self.origin, self.cell = np.asarray(density["origin"], float), float(density["cell_m"])
@@ -787,6 +794,12 @@ def compute_coverage_tiled(
             source: WalkNetwork | OsmStore = network
         elif isinstance(network, OsmStore):
             source = network
+            if (crs is not None and not network.crs.equals(crs)) or max_edge_m != network.params["max_edge_m"]:
+                msg = (
+                    f"this street store is in {network.crs.to_string()} with max_edge_m="
+                    f"{network.params['max_edge_m']!r}; prepare_osm it again with the crs and max_edge_m wanted."
+                )
+                raise ValueError(msg)
         else:
             source = prepare_osm(network, base / "streets", crs=crs, max_edge_m=max_edge_m)
             timings["prepare_s"] = round(time.perf_counter() - t0, 3)
@@ -808,7 +821,7 @@ def compute_coverage_tiled(
         plan_kw = {"reach_m": reach_m, "max_snap_m": max_snap_m, "tile_m": tile_m,
                    "groups": population[DISTRICT].to_numpy() if tiles == "district" else None,
                    "memory_budget_mb": memory_budget_mb, "n_kinds": len(kinds)}  # fmt: skip
-        all_fac = {name: fac_xy[fac_kind == name] for name in kinds}
+        all_fac = {name: straight_line_points(facilities, name) for name in kinds}
         for name, xy in all_fac.items():
             if not len(xy):
                 logger.warning("no facilities of kind %r: nobody is covered", name)
@@ -1002,8 +1015,8 @@ def _streamed_job(
                        both.max_snap_m)  # fmt: skip
     probe = Snapped(population.index[sample], both.node[k:], both.access_m[k:], both.ok[k:],
                     both.fragment[k:], both.max_snap_m)  # fmt: skip
-    if not probe.ok.any():
-        _report_snap(population.iloc[sample], probe, "population cells", store, bounds)
+    if not probe.ok.any():  # perhaps swapped or in another CRS: refuse if no cell is even in the area
+        check_in_area(population, store.crs, bounds, what="population cells", any_inside=True)
     if k:
         _report_snap(facilities, fac_snap, "facilities", store, bounds)
     timings["snap_facilities_s"] = round(time.perf_counter() - t0, 3)

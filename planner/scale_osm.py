@@ -392,6 +392,9 @@ def read_tile_network(
     in_ways = False
     for kind, item in _iter_osm(path, nodes=True, ways=True):
         if kind == "n":
+            if in_ways:  # one pass needs every node before the ways
+                msg = f"{path} lists nodes after ways; sort it first: osmium sort {path.name} -o sorted.osm.pbf"
+                raise NetworkError(msg)
             ids_buf.append(item[0])
             lon_buf.append(item[1])
             lat_buf.append(item[2])
@@ -467,7 +470,7 @@ def _sorted_nodes(ids: list[np.ndarray], lonlat: list[np.ndarray]) -> tuple[np.n
 # ---------------------------------------------------------------------- the store
 #: Files of a store folder (besides ``store.json`` and ``components.npz``).
 _STORE_ARRAYS = ("node_xy", "seg", "seg_length_m")
-_STORE_VERSION = 1
+_STORE_VERSION = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -727,6 +730,9 @@ def prepare_osm(
     pieces = np.where(loop, 0, 1)
     if max_edge_m is not None:
         pieces = np.where(loop, 0, np.maximum(1, np.ceil(length / max_edge_m).astype(np.int64)))
+    # at most ~4 M squares, even if a stray node stretches the extent
+    extent = float(np.prod(np.maximum(xy.max(axis=0) - xy.min(axis=0), 1.0)))
+    density_cell_m = max(float(density_cell_m), float(np.sqrt(extent / 4e6)))
     origin = np.floor(xy.min(axis=0) / density_cell_m) * density_cell_m
     ij = np.floor((xy - origin) / density_cell_m).astype(np.int64)
     shape = tuple(int(m) + 1 for m in ij.max(axis=0))
@@ -741,6 +747,7 @@ def prepare_osm(
     bounds = (*(float(b) for b in xy.min(axis=0)), *(float(b) for b in xy.max(axis=0)))
 
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "store.json").unlink(missing_ok=True)  # an interrupted rebuild must not look complete
     arrays = {"node_xy": xy, "seg": np.column_stack([pa, pb]).astype(np.int64), "seg_length_m": length}
     for name, arr in arrays.items():
         np.save(folder / f"{name}.npy", arr)
@@ -749,7 +756,8 @@ def prepare_osm(
              snappable_component=c.snappable_component, density_nodes=density["nodes"],
              density_edges=density["edges"], density_origin=origin)  # fmt: skip
     meta = {**key, "target_crs": target.to_wkt(), "n_nodes": c.n_nodes, "max_segment_m": c.max_segment_m,
-            "n_segments": len(pa), "stretch": stretch, "bounds": bounds}  # fmt: skip
+            "n_segments": len(pa), "stretch": stretch, "bounds": bounds,
+            "density_cell_used_m": float(density_cell_m)}  # fmt: skip
     (folder / "store.json").write_text(json.dumps(meta))  # written last: marks the store complete
     logger.info("street store of %s in %s: %.2f s", path, folder, time.perf_counter() - t0)
     return OsmStore(
@@ -767,7 +775,11 @@ def _load_store(path: Path, folder: Path, key: dict[str, Any]) -> OsmStore | Non
         return None
     if not all((folder / f"{name}.npy").exists() for name in _STORE_ARRAYS):
         return None
-    with np.load(folder / "components.npz") as z:
+    try:
+        z = np.load(folder / "components.npz")
+    except (OSError, ValueError):
+        return None
+    with z:
         c = ComponentIndex(
             node_id=z["node_id"], label=z["label"], size=z["size"],
             snappable_component=z["snappable_component"], n_nodes=int(meta["n_nodes"]),
@@ -775,7 +787,7 @@ def _load_store(path: Path, folder: Path, key: dict[str, Any]) -> OsmStore | Non
             params={"max_edge_m": key["max_edge_m"], "min_component_share": key["min_component_share"],
                     "source": str(path)},
         )  # fmt: skip
-        density = {"origin": z["density_origin"], "cell_m": key["density_cell_m"],
+        density = {"origin": z["density_origin"], "cell_m": float(meta["density_cell_used_m"]),
                    "nodes": z["density_nodes"], "edges": z["density_edges"]}  # fmt: skip
     return OsmStore(
         path, folder, pyproj.CRS.from_wkt(meta["target_crs"]), c, int(meta["n_segments"]),

@@ -307,3 +307,73 @@ def test_streamed_coverage_feeds_access(city):
     b = pl.compute_access(net, got, kinds=["nursery"], default_capacity=10.0)
     pd.testing.assert_frame_equal(a.per_1000, b.per_1000, check_exact=True)
     assert (a.per_1000["nursery"] > 0).any()
+
+
+# ---------------------------------------------------------------- found in review
+def test_ways_before_nodes(tmp_path, synthetic_osm):
+    """Overpass-style files list ways first: the store reads them as from_osm_file does."""
+    from planner.scale_osm import read_tile_network
+
+    path, crs, net, cells, fac, kw, ref = synthetic_osm
+    text = path.read_text(encoding="utf-8").splitlines()
+    nodes = [line for line in text if line.startswith("<node")]
+    ways = [line for line in text if line.startswith("<way")]
+    flipped = tmp_path / "ways_first.osm"
+    flipped.write_text("\n".join([*text[:2], *ways[: len(ways) // 2], *nodes, *ways[len(ways) // 2 :], "</osm>"]))
+    again = pl.WalkNetwork.from_osm_file(flipped, crs=crs, max_edge_m=40.0, use_cache=False)
+    assert again.n_nodes == net.n_nodes
+    got = compute_coverage_tiled(flipped, cells, fac, crs=crs, max_edge_m=40.0, tile_m=1500, **kw)
+    assert_same_streamed(ref, got)
+    store = prepare_osm(flipped, tmp_path / "store", crs=crs, max_edge_m=40.0)
+    with pytest.raises(pl.NetworkError, match="osmium sort"):
+        read_tile_network(flipped, store.bounds, crs=crs, components=store.components, max_edge_m=40.0)
+
+
+def test_interrupted_store_rebuild_is_not_reused(tmp_path, monkeypatch):
+    a_path, b_path = TINY / "network.osm.bz2", REPO / "tests" / "data" / "west_oakland.osm.bz2"
+    a = prepare_osm(a_path, tmp_path, crs=UTM)
+    xy_a = np.load(tmp_path / "node_xy.npy")
+    real_save = np.save
+
+    def save_then_fail(file, arr, *args, **kwargs):
+        real_save(file, arr, *args, **kwargs)
+        msg = "disk full"
+        raise OSError(msg)
+
+    monkeypatch.setattr(np, "save", save_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        prepare_osm(b_path, tmp_path, crs=UTM)  # node_xy.npy of B written, then stopped
+    monkeypatch.setattr(np, "save", real_save)
+    again = prepare_osm(a_path, tmp_path, crs=UTM)
+    np.testing.assert_array_equal(np.load(tmp_path / "node_xy.npy"), xy_a)
+    assert again.n_nodes == a.n_nodes
+
+
+def test_streamed_odd_inputs_match_untiled(city):
+    """Mostly far cells (the sample may hold none that snaps), a polygon facility, one with no geometry."""
+    study, net, pop, fac, kw, _ref = city
+    far = pop.copy()
+    far.geometry = far.geometry.translate(50_000, 0)
+    cells = pd.concat([far.iloc[20:], pop.iloc[:20]])  # 20 of 868 cells on the streets
+    odd = fac.copy()
+    odd.geometry = odd.geometry.astype(object)
+    odd.iloc[0, odd.columns.get_loc("geometry")] = odd.geometry.iloc[0].buffer(40)  # a building
+    odd.iloc[1, odd.columns.get_loc("geometry")] = None  # no location
+    odd = gpd.GeoDataFrame(odd, geometry="geometry", crs=fac.crs)
+    with pytest.warns(UserWarning, match="farther than"):
+        ref = pl.compute_coverage(net, cells, odd, **kw)
+    for network in (net, study.network_path):
+        with pytest.warns(UserWarning, match="farther than"):
+            got = compute_coverage_tiled(network, cells, odd, crs=net.crs, tile_m=2500, **kw)
+        pd.testing.assert_frame_equal(ref.minutes, got.minutes, check_exact=True)
+        pd.testing.assert_frame_equal(ref.nearest, got.nearest, check_exact=True)
+        pd.testing.assert_frame_equal(ref.straight_minutes, got.straight_minutes, check_exact=True)
+        np.testing.assert_array_equal(ref.cell_snap.access_m, got.cell_snap.access_m)
+    assert np.isfinite(ref.minutes.to_numpy()).any()
+
+
+def test_store_options_must_match(city, tmp_path):
+    _study, _net, pop, fac, kw, _ref = city
+    store = prepare_osm(TINY / "network.osm.bz2", tmp_path, crs=UTM)
+    with pytest.raises(ValueError, match="prepare_osm it again"):
+        compute_coverage_tiled(store, pop, fac, max_edge_m=20.0, **kw)
