@@ -715,7 +715,7 @@ def _split_long_edges(
         msg = f"max_edge_m must be positive; got {max_edge_m!r}."
         raise ValueError(msg)
     n, m = len(xy), len(u)
-    k = np.maximum(1, np.ceil(length / max_edge_m).astype(np.int64))
+    k = _pieces(length, max_edge_m)
     new = k - 1
     if new.sum() == 0:
         return xy, ids, u, v, length
@@ -735,6 +735,15 @@ def _split_long_edges(
         end,
         length[seg] / k[seg],
     )
+
+
+def _pieces(length_m: np.ndarray, max_edge_m: float) -> np.ndarray:
+    """Pieces each edge is cut into: ``ceil(length / max_edge_m)``, at least 1.
+
+    The one rule for splitting; the street store counts and places inserted nodes with it,
+    so tiles and the whole network must never compute it apart.
+    """
+    return np.maximum(1, np.ceil(length_m / max_edge_m).astype(np.int64))
 
 
 def _dedupe_undirected(

@@ -495,7 +495,7 @@ def _run_tile_streamed(task: Mapping[str, Any]) -> dict[str, Any]:
     driver; facilities are checked against the driver's snapping of the whole network.
     """
     t0 = time.perf_counter()
-    n_cells = len(task["cell_pos"])
+    n_cells, n_fac = len(task["cell_pos"]), len(task["fac_pos"])
     net = None
     if len(task["u"]):
         net = WalkNetwork.from_edges(
@@ -503,29 +503,27 @@ def _run_tile_streamed(task: Mapping[str, Any]) -> dict[str, Any]:
             node_id=task["node_id"], max_edge_m=task["max_edge_m"], snappable=task["snappable"],
             source=f"tile {task['tile_id']}",
         )  # fmt: skip
-    built = net
-    if net is None or not net.snappable.any():
+    searchable = net if net is not None and net.snappable.any() else None
+    if searchable is None:  # no usable street in the tile: nothing snaps here
         cs = Snapped(pd.RangeIndex(n_cells), np.full(n_cells, -1, np.int64), np.full(n_cells, np.inf),
                      np.zeros(n_cells, bool), np.zeros(n_cells, bool), task["max_snap_m"])  # fmt: skip
-        fs_ok, fs_node, fs_access = np.zeros(len(task["fac_pos"]), bool), None, None
-        net = None
+        fs_ok, fac_node, fac_access = np.zeros(n_fac, bool), np.zeros(n_fac, np.int64), task["fac_access_m"]
     else:
-        cs = net.snap(task["cell_xy"], max_snap_m=task["max_snap_m"])
-        fs = net.snap(task["fac_xy"], max_snap_m=task["max_snap_m"])
-        fs_ok, fs_node, fs_access = fs.ok, fs.node, fs.access_m
-    if not np.array_equal(fs_ok, task["fac_ok"]) or (
-        fs_access is not None and not np.array_equal(fs_access[fs_ok], task["fac_access_m"][fs_ok])
+        cs = searchable.snap(task["cell_xy"], max_snap_m=task["max_snap_m"])
+        fs = searchable.snap(task["fac_xy"], max_snap_m=task["max_snap_m"])
+        fs_ok, fac_node, fac_access = fs.ok, fs.node, fs.access_m
+    if not np.array_equal(fs_ok, task["fac_ok"]) or not np.array_equal(
+        fac_access[fs_ok], task["fac_access_m"][fs_ok]
     ):
         msg = f"tile {task['tile_id']}: a facility snaps differently than on the whole network (halo too small)."
         raise NetworkError(msg)
-    fac_node = fs_node if fs_node is not None else np.zeros(len(fs_ok), np.int64)
-    out = _kind_results(task, net, np.where(cs.ok, cs.node, 0), cs.access_m, cs.ok,
+    out = _kind_results(task, searchable, np.where(cs.ok, cs.node, 0), cs.access_m, cs.ok,
                         fac_node, task["fac_access_m"], fs_ok)  # fmt: skip
     out["cell_access_m"] = cs.access_m
     out["cell_ok"] = cs.ok
     out["cell_fragment"] = cs.fragment
     out["cell_sure"] = cs.access_m <= task["halo_m"]  # else the nearest node may lie outside the tile
-    out["stats"] = _stats(task, t0, built)
+    out["stats"] = _stats(task, t0, net)
     return out
 
 

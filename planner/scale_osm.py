@@ -60,6 +60,7 @@ from planner.network import (
     _file_digest,
     _haversine_m,
     _iter_osm,
+    _pieces,
     _project,
     _split_long_edges,
     _stretch,
@@ -285,7 +286,7 @@ def _scan(path: str | os.PathLike[str], *, max_edge_m: float | None, min_compone
         length_m[s : s + _CHUNK] = length
         loop = a == b  # self-loops are dropped before splitting
         if max_edge_m is not None:
-            k = np.maximum(1, np.ceil(length / max_edge_m).astype(np.int64)) - 1
+            k = _pieces(length, max_edge_m) - 1
             extra[s : s + _CHUNK] = np.where(loop, 0, k)
         if (~loop).any():
             max_segment_m = max(max_segment_m, float(length[~loop].max()))
@@ -653,7 +654,7 @@ class OsmStore:
             )
             new = xy[len(t["node_xy"]) :]
             if len(new):  # inserted nodes take their segment's flag
-                k = np.maximum(1, np.ceil(t["length_m"][keep] / max_edge_m).astype(np.int64)) - 1
+                k = _pieces(t["length_m"][keep], max_edge_m) - 1
                 yield new, np.repeat(t["snappable"][t["u"][keep]], k)
 
 
@@ -729,7 +730,7 @@ def prepare_osm(
     loop = pa == pb
     pieces = np.where(loop, 0, 1)
     if max_edge_m is not None:
-        pieces = np.where(loop, 0, np.maximum(1, np.ceil(length / max_edge_m).astype(np.int64)))
+        pieces = np.where(loop, 0, _pieces(length, max_edge_m))
     # at most ~4 M squares, even if a stray node stretches the extent
     extent = float(np.prod(np.maximum(xy.max(axis=0) - xy.min(axis=0), 1.0)))
     density_cell_m = max(float(density_cell_m), float(np.sqrt(extent / 4e6)))
