@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
+from planner import _deprecated
+from planner._version import __version__
 from planner.access import Access, compute_access, two_step_fca
+from planner.areas import service_area_polygons
 from planner.coverage import Coverage, compute_coverage
-from planner.demand import grid_from_points, spread_population
 from planner.errors import InputError, NetworkError, PlannerError, SolverError
-from planner.inputs import (
-    age_shares_from_census,
-    apply_age_shares,
+from planner.io import (
     merge_duplicate_facilities,
     read_boundary,
     read_districts,
     read_facilities,
     read_population,
+    write_layer,
+    write_run_record,
+    write_table,
 )
 from planner.kinds import DEFAULT_KINDS, FacilityKind
-from planner.maps import coverage_map, map_html, save_map, service_area_polygons, show_map, siting_map
+from planner.maps import coverage_map, map_html, save_map, show_map, siting_map
 from planner.network import Snapped, WalkNetwork, travel_matrix_m
-from planner.outputs import write_layer, write_run_record, write_table
-from planner.scale import compute_coverage_tiled, plan_tiles
-from planner.scale_siting import DistrictSitingResult, solve_mclp_by_district
+from planner.pipeline import StudyInputs, StudyResult, load_inputs, run_study, write_study_result
+from planner.population import age_shares_from_census, apply_age_shares, grid_from_points, spread_population
+from planner.scale import DistrictSitingResult, compute_coverage_tiled, plan_tiles, solve_mclp_by_district
 from planner.siting import (
+    MODELS,
     SitingProblem,
     SitingResult,
     candidate_sites,
@@ -34,15 +36,19 @@ from planner.siting import (
     solve_p_median,
     solve_siting,
 )
-from planner.study import StudyArea
+from planner.study import MapSettings, SitingSettings, StudyArea, TargetSettings
 from planner.targets import Target, TargetReport, TargetSet, evaluate_targets, read_targets
 
-try:
-    __version__ = version("planner")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
-
 __all__ = [
+    "write_study_result",
+    "run_study",
+    "load_inputs",
+    "StudyResult",
+    "StudyInputs",
+    "TargetSettings",
+    "SitingSettings",
+    "MapSettings",
+    "MODELS",
     "DEFAULT_KINDS",
     "Access",
     "Coverage",
@@ -96,3 +102,5 @@ __all__ = [
     "write_run_record",
     "write_table",
 ]
+
+_deprecated.install()

@@ -15,7 +15,7 @@ def _where(source: str | None) -> str:
     return f" ({source})" if source else ""
 
 
-def _rows(index: Iterable[Any], limit: int = 8) -> str:
+def row_list(index: Iterable[Any], limit: int = 8) -> str:
     """Show at most `limit` row labels so messages stay one line."""
     items = list(index)
     shown = ", ".join(str(i) for i in items[:limit])
@@ -39,7 +39,7 @@ def check_unique_index(df: pd.DataFrame, name: str, *, source: str | None = None
     dup = df.index[df.index.duplicated()].unique()
     if len(dup):
         msg = (
-            f"{name}{_where(source)} has duplicate ids {_rows(dup)}; "
+            f"{name}{_where(source)} has duplicate ids {row_list(dup)}; "
             "give every row a unique id."
         )
         raise InputError(msg)
@@ -76,20 +76,20 @@ def check_numeric_nonnegative(
     if len(bad_text):
         msg = (
             f"{name}{_where(source)} column {column!r} has non-numeric values in rows "
-            f"{_rows(bad_text)}; use numbers only."
+            f"{row_list(bad_text)}; use numbers only."
         )
         raise InputError(msg)
     nan = df.index[values.isna()]
     if len(nan):
         msg = (
-            f"{name}{_where(source)} column {column!r} is empty (NaN) in rows {_rows(nan)}; "
+            f"{name}{_where(source)} column {column!r} is empty (NaN) in rows {row_list(nan)}; "
             "fill them (0 if nobody lives there) or drop the rows."
         )
         raise InputError(msg)
     neg = df.index[values.to_numpy() < 0]
     if len(neg):
         msg = (
-            f"{name}{_where(source)} column {column!r} is negative in rows {_rows(neg)}; "
+            f"{name}{_where(source)} column {column!r} is negative in rows {row_list(neg)}; "
             "counts of people cannot be negative."
         )
         raise InputError(msg)

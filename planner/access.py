@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planner._validate import _rows, check_choice, check_columns
+from planner._validate import check_choice, check_columns, row_list
 from planner.coverage import Coverage, cells_on_network
 from planner.errors import InputError
 from planner.kinds import CAPACITY, KIND, FacilityKind
@@ -96,8 +96,8 @@ def _fca(
     missing_fac = pd.Index(fac).difference(supply.index)
     if len(missing_cells) or len(missing_fac):
         msg = (
-            f"costs name cells {_rows(missing_cells)} not in demand and facilities "
-            f"{_rows(missing_fac)} not in supply."
+            f"costs name cells {row_list(missing_cells)} not in demand and facilities "
+            f"{row_list(missing_fac)} not in supply."
         )
         raise InputError(msg)
     d = demand.reindex(cell).to_numpy(float) * w
@@ -260,11 +260,12 @@ class Access:
         return pd.DataFrame(rows)
 
 
-def _capacities(
+def facility_capacities(
     facilities: pd.DataFrame,
     kinds: Mapping[str, FacilityKind],
     default_capacity: float | Mapping[str, float] | None,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Capacity per facility and whether it was assumed (``default_capacity``); missing ones named."""
     cap = (
         pd.to_numeric(facilities[CAPACITY], errors="coerce").to_numpy(float)
         if CAPACITY in facilities.columns
@@ -287,14 +288,14 @@ def _capacities(
     missing = ~np.isfinite(cap)
     if missing.any():
         by_kind = pd.Series(facilities.index[missing]).groupby(kind[missing]).apply(list).to_dict()
-        detail = "; ".join(f"{k}: {_rows(v)}" for k, v in by_kind.items())
+        detail = "; ".join(f"{k}: {row_list(v)}" for k, v in by_kind.items())
         msg = (
             f"{int(missing.sum())} facilities have no capacity ({detail}); add a 'capacity' "
             "column, or pass default_capacity (a number or {kind: number})."
         )
         raise InputError(msg)
     if (cap < 0).any():
-        msg = f"facilities have negative capacity in rows {_rows(facilities.index[cap < 0])}."
+        msg = f"facilities have negative capacity in rows {row_list(facilities.index[cap < 0])}."
         raise InputError(msg)
     if assumed.any():
         counts = pd.Series(kind[assumed]).value_counts().to_dict()
@@ -395,7 +396,7 @@ def compute_access(
         raise ValueError(msg)
     fac = coverage.facilities
     sel = fac[fac[KIND].isin(names)]
-    cap, assumed = _capacities(sel, coverage.kinds, default_capacity)
+    cap, assumed = facility_capacities(sel, coverage.kinds, default_capacity)
     supply_all = pd.Series(cap, index=sel.index)
 
     pop = coverage.population

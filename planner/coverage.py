@@ -17,17 +17,22 @@ import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
-from planner._validate import _rows, check_columns
+from planner._validate import check_columns, row_list
 from planner.errors import InputError
-from planner.inputs import check_in_area
-from planner.kinds import DEFAULT_KINDS, DEFAULT_THRESHOLDS_MIN, KIND, POPULATION, FacilityKind
-from planner.network import Snapped, WalkNetwork, _points_xy
+from planner.io.boundaries import check_in_area
+from planner.kinds import (
+    DEFAULT_KINDS,
+    DEFAULT_MAX_SNAP_M,
+    DEFAULT_THRESHOLDS_MIN,
+    DISTRICT,
+    KIND,
+    NO_DISTRICT,
+    POPULATION,
+    FacilityKind,
+)
+from planner.network import Snapped, StreetSource, WalkNetwork, points_xy
 
 logger = logging.getLogger(__name__)
-
-DISTRICT = "district"
-NO_DISTRICT = "(outside districts)"
-
 
 @dataclass(frozen=True, eq=False)
 class Coverage:
@@ -200,7 +205,7 @@ def compute_coverage(
     *,
     kinds: Mapping[str, FacilityKind] = DEFAULT_KINDS,
     thresholds_min: Sequence[float] = DEFAULT_THRESHOLDS_MIN,
-    max_snap_m: float = 300.0,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
     max_minutes: float | None = None,
     districts: gpd.GeoDataFrame | None = None,
     progress: bool = False,
@@ -254,11 +259,11 @@ def compute_coverage(
     t_start = time.perf_counter()
     kinds, thresholds, limit_min = check_options(kinds, thresholds_min, max_minutes)
 
-    population = _prepare_population(population, kinds, network.crs)
-    facilities = _prepare_facilities(facilities, kinds, network.crs)
+    population = prepare_population(population, kinds, network.crs)
+    facilities = prepare_facilities(facilities, kinds, network.crs)
     if districts is not None:
-        population = _join_districts(population, districts)
-        facilities = _join_districts(facilities, districts)
+        population = join_districts(population, districts)
+        facilities = join_districts(facilities, districts)
 
     pad = max_snap_m + 1.0
     x0, y0 = network.node_xy.min(axis=0)
@@ -266,12 +271,12 @@ def compute_coverage(
     bounds = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
 
     # one representative point per cell, shared by snapping and the straight-line distances
-    _, cell_xy = _points_xy(population, network.crs)
+    _, cell_xy = points_xy(population, network.crs)
     cell_snap = replace(network.snap(cell_xy, max_snap_m=max_snap_m), index=population.index)
-    _report_snap(population, cell_snap, "population cells", network, bounds)
+    report_snap(population, cell_snap, "population cells", network, bounds)
     fac_snap = network.snap(facilities, max_snap_m=max_snap_m)
     if len(facilities):
-        _report_snap(facilities, fac_snap, "facilities", network, bounds)
+        report_snap(facilities, fac_snap, "facilities", network, bounds)
     facilities = facilities.assign(snap_ok=fac_snap.ok, access_m=fac_snap.access_m)
 
     minutes, nearest, straight = {}, {}, {}
@@ -334,7 +339,7 @@ def cells_on_network(coverage: Coverage, network: WalkNetwork) -> Snapped:
     snap = coverage.cell_snap
     if not (snap.ok & (snap.node < 0)).any():
         return snap
-    _, xy = _points_xy(coverage.population, network.crs)
+    _, xy = points_xy(coverage.population, network.crs)
     return replace(network.snap(xy, max_snap_m=snap.max_snap_m), index=snap.index)
 
 
@@ -380,7 +385,7 @@ def check_options(
 
 
 def run_params(
-    network: WalkNetwork, population: gpd.GeoDataFrame, kinds: Mapping[str, FacilityKind],
+    network: StreetSource, population: gpd.GeoDataFrame, kinds: Mapping[str, FacilityKind],
     thresholds: tuple[float, ...], limit_min: float, max_snap_m: float, cell_snap: Snapped,
     fac_snap: Snapped, *, method: str, seconds: float,
 ) -> dict[str, Any]:  # fmt: skip
@@ -403,7 +408,7 @@ def run_params(
     }
 
 
-def _prepare_population(
+def prepare_population(
     population: gpd.GeoDataFrame, kinds: Mapping[str, FacilityKind], crs: pyproj.CRS
 ) -> gpd.GeoDataFrame:
     src = population.attrs.get("source")
@@ -428,14 +433,14 @@ def _prepare_population(
         values = pd.to_numeric(population[col], errors="coerce")
         bad = population.index[values.isna() | (values < 0)]
         if len(bad):
-            msg = f"population column {col!r} is NaN, negative or not a number in rows {_rows(bad)}."
+            msg = f"population column {col!r} is NaN, negative or not a number in rows {row_list(bad)}."
             raise InputError(msg)
     if not population.crs.equals(crs):
         population = population.to_crs(crs)
     return population
 
 
-def _prepare_facilities(
+def prepare_facilities(
     facilities: gpd.GeoDataFrame, kinds: Mapping[str, FacilityKind], crs: pyproj.CRS
 ) -> gpd.GeoDataFrame:
     src = facilities.attrs.get("source")
@@ -448,20 +453,20 @@ def _prepare_facilities(
         values = sorted(facilities.loc[unknown, KIND].astype(str).unique())
         msg = (
             f"facilities{f' ({src})' if src else ''} have unknown kind(s) {values} in rows "
-            f"{_rows(facilities.index[unknown])}; known kinds are {list(kinds)}. Map them with "
+            f"{row_list(facilities.index[unknown])}; known kinds are {list(kinds)}. Map them with "
             "kind_map, define the kind, or drop those rows."
         )
         raise InputError(msg)
     if facilities.index.has_duplicates:
-        msg = f"facilities have duplicate ids {_rows(facilities.index[facilities.index.duplicated()])}."
+        msg = f"facilities have duplicate ids {row_list(facilities.index[facilities.index.duplicated()])}."
         raise InputError(msg)
     if not facilities.crs.equals(crs):
         facilities = facilities.to_crs(crs)
     return facilities
 
 
-def _report_snap(
-    gdf: gpd.GeoDataFrame, snap: Snapped, what: str, network: WalkNetwork,
+def report_snap(
+    gdf: gpd.GeoDataFrame, snap: Snapped, what: str, network: StreetSource,
     bounds: tuple[float, float, float, float],
 ) -> None:  # fmt: skip
     """Warn about points far from the streets; refuse when none is near (wrong CRS or swap)."""
@@ -476,7 +481,7 @@ def _report_snap(
     if bad.any():
         warnings.warn(
             f"{what}: {int(bad.sum())} of {len(gdf)} rows are farther than {snap.max_snap_m:g} m "
-            f"from any usable street and are left out: {_rows(gdf.index[bad])}.",
+            f"from any usable street and are left out: {row_list(gdf.index[bad])}.",
             UserWarning,
             stacklevel=3,
         )
@@ -494,7 +499,7 @@ def _count_in(facilities: gpd.GeoDataFrame, kind: str, by: str, key: Any) -> Any
     return int(((facilities[KIND] == kind) & (facilities[by] == key)).sum())
 
 
-def _join_districts(population: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def join_districts(population: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     check_columns(districts, [DISTRICT], "districts", source=districts.attrs.get("source"))
     if districts.crs is None:
         msg = "districts have no CRS."

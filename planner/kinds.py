@@ -14,12 +14,29 @@ POPULATION = "population"
 KIND = "kind"
 NAME = "name"
 CAPACITY = "capacity"
+DISTRICT = "district"
 AGE_60_PLUS = "age_60_plus"
 AGE_0_3 = "age_0_3"
 AGE_0_17 = "age_0_17"
 AGE_COLUMNS = (AGE_60_PLUS, AGE_0_3, AGE_0_17)
+CELL_ID = "cell_id"
+FACILITY_ID = "facility_id"
+CANDIDATE_ID = "candidate_id"
+#: District label of cells and sites outside every district polygon.
+NO_DISTRICT = "(outside districts)"
+#: Scope label of a whole-area row in per-district tables.
+ALL = "(all)"
 
+# Defaults used by several modules, defined once.
 DEFAULT_THRESHOLDS_MIN = (5.0, 10.0, 15.0)
+#: Farthest a cell, facility or candidate may be from a usable street, in metres.
+DEFAULT_MAX_SNAP_M = 300.0
+#: Longest network piece after splitting, in metres (snapping error is at most half of it).
+DEFAULT_MAX_EDGE_M = 50.0
+#: Facilities of one kind with matching names this close are one place (OSM node + way + relation).
+DEFAULT_MERGE_WITHIN_M = 60.0
+#: Spacing of network candidate sites, in metres.
+DEFAULT_SPACING_M = 100.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +120,11 @@ def kind_from_dict(name: str, spec: Mapping[str, Any], *, base: FacilityKind | N
     if unknown:
         msg = f"kind {name!r} has unknown key(s) {unknown}; allowed: {sorted(allowed)}."
         raise ValueError(msg)
+    for key, value in spec.items():
+        number = key in ("threshold_min", "speed_kmh")
+        if (isinstance(value, bool) or not isinstance(value, int | float)) if number else not isinstance(value, str):
+            msg = f"kind {name!r}: {key} must be {'a number' if number else 'text'}; got {value!r}."
+            raise ValueError(msg)
     values: dict[str, Any] = {}
     if base is not None:
         values = {k: getattr(base, k) for k in allowed}

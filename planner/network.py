@@ -1,22 +1,17 @@
-"""WalkNetwork: the street network as a scipy CSR matrix in metres, built once, and snapping."""
+"""WalkNetwork: the street network as a scipy CSR matrix in metres, built once; snapping; travel matrices."""
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import hashlib
-import itertools
 import logging
 import math
 import os
 import socket
-import tempfile
 import time
-import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import numpy as np
@@ -27,23 +22,24 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from planner.errors import InputError, NetworkError
+from planner.io.osm import (
+    check_osm_path,
+    file_digest,
+    parse_osm,
+    project_xy,
+    read_network_cache,
+    utm_crs,
+    write_network_cache,
+)
+from planner.kinds import DEFAULT_MAX_EDGE_M, DEFAULT_MAX_SNAP_M
 
 logger = logging.getLogger(__name__)
 
 # Bump when parsing or filtering changes, so old cache files are not reused.
 _CACHE_VERSION = 2
 
-# The osmnx "walk" filter, applied to raw OSM tags.
-_EXCLUDED_HIGHWAYS = frozenset(
-    {
-        "abandoned", "bus_guideway", "construction", "cycleway", "motorway", "motorway_link",
-        "motor", "no", "planned", "platform", "proposed", "raceway", "razed", "disused",
-        "services", "rest_area", "elevator",
-    }
-)  # fmt: skip
 # Sparse travel matrices store at least this, so a 0 m pair is not lost as an implicit zero.
 _MIN_M = 1e-6
-_FOOT_YES = frozenset({"yes", "designated", "permissive", "official"})
 
 
 def default_cache_dir() -> Path:
@@ -52,19 +48,20 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "planner"
 
 
-def is_walkable(tags: dict[str, str]) -> bool:
-    """True if an OSM way with these tags can be walked (osmnx's walk filter, on raw tags)."""
-    highway = tags.get("highway")
-    if highway is None or tags.get("area") == "yes":
-        return False
-    foot = tags.get("foot", "")
-    if foot == "no":
-        return False
-    if foot in _FOOT_YES:
-        return True
-    if highway in _EXCLUDED_HIGHWAYS:
-        return False
-    return tags.get("access") != "private" and tags.get("service") != "private"
+class StreetSource(Protocol):
+    """Where streets come from, as coverage reports need it: a WalkNetwork or a street store."""
+
+    @property
+    def crs(self) -> pyproj.CRS: ...  # noqa: D102
+
+    @property
+    def source(self) -> str: ...  # noqa: D102
+
+    @property
+    def n_nodes(self) -> int: ...  # noqa: D102
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...  # noqa: D102
 
 
 @dataclass(frozen=True)
@@ -235,7 +232,7 @@ class WalkNetwork:
         keep = u != v  # self-loops never shorten a path
         u, v, length = u[keep], v[keep], length[keep]
         if max_edge_m is not None:
-            xy, ids, u, v, length = _split_long_edges(xy, ids, u, v, length, max_edge_m)
+            xy, ids, u, v, length = split_long_edges(xy, ids, u, v, length, max_edge_m)
         u, v, length = _dedupe_undirected(u, v, length)
 
         n = len(xy)
@@ -277,7 +274,7 @@ class WalkNetwork:
         path: str | os.PathLike[str],
         *,
         crs: Any = None,
-        max_edge_m: float | None = 50.0,
+        max_edge_m: float | None = DEFAULT_MAX_EDGE_M,
         min_component_share: float = 0.01,
         cache_dir: str | os.PathLike[str] | None = None,
         use_cache: bool = True,
@@ -316,29 +313,21 @@ class WalkNetwork:
         'EPSG:32610'
         """
         path = Path(path)
-        name = path.name.lower()
-        if not path.exists():
-            msg = f"network file {path} does not exist."
-            raise InputError(msg)
-        if name.endswith(".graphml"):
+        if path.name.lower().endswith(".graphml") and path.exists():
             return cls._from_graphml(path, crs=crs, max_edge_m=max_edge_m,
                                      min_component_share=min_component_share)  # fmt: skip
-        if not (name.endswith((".osm", ".osm.bz2", ".osm.gz", ".xml", ".xml.bz2", ".pbf"))):
-            msg = (
-                f"{path}: unknown network file type; use .osm, .osm.bz2, .osm.gz, .osm.pbf or .graphml."
-            )
-            raise InputError(msg)
+        path = check_osm_path(path)
 
         crs_key = "auto" if crs is None else pyproj.CRS.from_user_input(crs).to_string()
         cache_file = None
         if use_cache:
-            digest = _file_digest(path)
+            digest = file_digest(path)
             key = hashlib.sha256(f"{digest}|{crs_key}|{_CACHE_VERSION}".encode()).hexdigest()
             cache_file = Path(cache_dir or default_cache_dir()) / f"{path.name}-{key[:16]}.npz"
             if cache_file.exists():
                 try:
                     t0 = time.perf_counter()
-                    xy, ids, u, v, length, crs_loaded = _read_cache(cache_file)
+                    xy, ids, u, v, length, crs_loaded = read_network_cache(cache_file)
                     logger.info("loaded network cache %s in %.2f s", cache_file, time.perf_counter() - t0)
                     return cls.from_edges(
                         xy, u, v, length, crs=crs_loaded, node_id=ids, max_edge_m=max_edge_m,
@@ -348,13 +337,13 @@ class WalkNetwork:
                     logger.warning("ignoring unreadable network cache %s: %s", cache_file, exc)
 
         t0 = time.perf_counter()
-        lonlat, ids, u, v, length = _parse_osm(path)
-        target = pyproj.CRS.from_user_input(crs) if crs is not None else _utm_crs(lonlat)
-        xy = _project(lonlat, target)
+        lonlat, ids, u, v, length = parse_osm(path)
+        target = pyproj.CRS.from_user_input(crs) if crs is not None else utm_crs(lonlat)
+        xy = project_xy(lonlat, target)
         logger.info("parsed %s in %.2f s", path, time.perf_counter() - t0)
         if cache_file is not None:
             try:
-                _write_cache(cache_file, xy, ids, u, v, length, target)
+                write_network_cache(cache_file, xy, ids, u, v, length, target)
             except OSError as exc:  # a read-only cache folder must not stop the analysis
                 logger.warning("could not write network cache %s: %s", cache_file, exc)
         return cls.from_edges(
@@ -368,7 +357,7 @@ class WalkNetwork:
         graph: Any,
         *,
         crs: Any = None,
-        max_edge_m: float | None = 50.0,
+        max_edge_m: float | None = DEFAULT_MAX_EDGE_M,
         min_component_share: float = 0.01,
         source: str = "graph",
     ) -> WalkNetwork:
@@ -404,8 +393,8 @@ class WalkNetwork:
         elif graph_crs.is_projected:
             target = graph_crs
         else:
-            target = _utm_crs(node_xy)
-        xy = _project(node_xy, target, from_crs=graph_crs)
+            target = utm_crs(node_xy)
+        xy = project_xy(node_xy, target, from_crs=graph_crs)
         ids = np.array([n if isinstance(n, int | np.integer) else -1 for n in nodes], np.int64)
 
         extra_xy: list[np.ndarray] = []
@@ -431,7 +420,7 @@ class WalkNetwork:
                 vs.append(pos[b])
                 ls.append(length)
                 continue
-            coords = _project(shapely.get_coordinates(geom), target, from_crs=graph_crs)
+            coords = project_xy(shapely.get_coordinates(geom), target, from_crs=graph_crs)
             inner = coords[1:-1]
             chain = [pos[a], *range(n_next, n_next + len(inner)), pos[b]]
             n_next += len(inner)
@@ -466,7 +455,7 @@ class WalkNetwork:
         place: str,
         *,
         crs: Any = None,
-        max_edge_m: float | None = 50.0,
+        max_edge_m: float | None = DEFAULT_MAX_EDGE_M,
         cache_dir: str | os.PathLike[str] | None = None,
         timeout_s: float = 5.0,
     ) -> WalkNetwork:
@@ -530,7 +519,7 @@ class WalkNetwork:
             self._trees[which] = (cKDTree(self.node_xy[nodes]), nodes)
         return self._trees[which]  # type: ignore[no-any-return]
 
-    def snap(self, points: Any, *, max_snap_m: float = 300.0) -> Snapped:
+    def snap(self, points: Any, *, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> Snapped:
         """Join points to their nearest usable node.
 
         Parameters
@@ -553,7 +542,7 @@ class WalkNetwork:
         >>> s.node.tolist(), s.ok.tolist()
         ([0, -1], [True, False])
         """
-        index, xy = _points_xy(points, self.crs)
+        index, xy = points_xy(points, self.crs)
         if max_snap_m <= 0:
             msg = f"max_snap_m must be positive; got {max_snap_m!r}."
             raise ValueError(msg)
@@ -565,7 +554,7 @@ class WalkNetwork:
         finite = np.isfinite(xy).all(axis=1)
         dist = np.full(len(xy), np.inf)
         pos = np.zeros(len(xy), np.int64)
-        dist[finite], pos[finite] = _nearest(tree, xy[finite])
+        dist[finite], pos[finite] = nearest_first(tree, xy[finite])
         ok = finite & (dist <= max_snap_m)
         node = np.where(ok, nodes[np.minimum(pos, len(nodes) - 1)], -1)
         fragment = np.zeros(len(xy), bool)
@@ -653,7 +642,7 @@ class WalkNetwork:
 
 
 # ---------------------------------------------------------------------- helpers
-def _nearest(tree: cKDTree, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest_first(tree: cKDTree, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Nearest tree point per row; among points at exactly the same distance, the first.
 
     The KD-tree alone breaks exact ties by its own layout, which differs between a whole
@@ -677,7 +666,7 @@ def _nearest(tree: cKDTree, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return dist, pos
 
 
-def _points_xy(points: Any, crs: pyproj.CRS) -> tuple[pd.Index, np.ndarray]:
+def points_xy(points: Any, crs: pyproj.CRS) -> tuple[pd.Index, np.ndarray]:
     import geopandas as gpd
     import shapely
 
@@ -706,7 +695,7 @@ def _iter_edges(graph: Any) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
         yield from graph.edges(data=True)
 
 
-def _split_long_edges(
+def split_long_edges(
     xy: np.ndarray, ids: np.ndarray, u: np.ndarray, v: np.ndarray, length: np.ndarray,
     max_edge_m: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
@@ -715,7 +704,7 @@ def _split_long_edges(
         msg = f"max_edge_m must be positive; got {max_edge_m!r}."
         raise ValueError(msg)
     n, m = len(xy), len(u)
-    k = _pieces(length, max_edge_m)
+    k = edge_pieces(length, max_edge_m)
     new = k - 1
     if new.sum() == 0:
         return xy, ids, u, v, length
@@ -737,7 +726,7 @@ def _split_long_edges(
     )
 
 
-def _pieces(length_m: np.ndarray, max_edge_m: float) -> np.ndarray:
+def edge_pieces(length_m: np.ndarray, max_edge_m: float) -> np.ndarray:
     """Pieces each edge is cut into: ``ceil(length / max_edge_m)``, at least 1.
 
     The one rule for splitting; the street store counts and places inserted nodes with it,
@@ -758,182 +747,8 @@ def _dedupe_undirected(
     return a[first], b[first], length[first]
 
 
-def _open_text(path: Path) -> Any:
-    name = path.name.lower()
-    if name.endswith(".bz2"):
-        return bz2.open(path, "rb")
-    if name.endswith(".gz"):
-        return gzip.open(path, "rb")
-    return path.open("rb")
-
-
-def _is_pbf(path: Path) -> bool:
-    return path.name.lower().endswith(".pbf")
-
-
-def _iter_osm(path: Path, *, nodes: bool = True, ways: bool = True) -> Iterator[tuple[str, Any]]:
-    """Stream an OSM file: ``("n", (id, lon, lat))``, ``("w", refs)`` per walkable way and
-    ``("h", None)`` per other highway way, in file order (nodes before ways, as OSM files are).
-
-    Nodes are yielded wherever they are in the file (some exports, e.g. Overpass's
-    ``out body; >; out skel qt;``, list ways first). ``.pbf`` needs pyosmium.
-    """
-    if _is_pbf(path):
-        yield from _iter_pbf(path, nodes=nodes, ways=ways)
-        return
-    try:
-        with _open_text(path) as fh:
-            root = None
-            for event, elem in ET.iterparse(fh, events=("start", "end")):
-                if event == "start":
-                    root = elem if root is None else root
-                    continue
-                tag = elem.tag
-                if tag in ("node", "way", "relation") and root is not None:
-                    root.clear()  # cleared elements would otherwise stay in the root's list
-                if tag == "node":
-                    if nodes:
-                        yield "n", (int(elem.get("id")), float(elem.get("lon")), float(elem.get("lat")))
-                    elem.clear()
-                elif tag in ("way", "relation"):
-                    if ways and tag == "way":
-                        tags = {t.get("k"): t.get("v") for t in elem.iter("tag")}
-                        if "highway" in tags:
-                            if is_walkable(tags):
-                                yield "w", [int(nd.get("ref")) for nd in elem.iter("nd")]
-                            else:
-                                yield "h", None
-                    elem.clear()
-    except (ET.ParseError, OSError, EOFError, ValueError, TypeError) as exc:
-        msg = f"{path}: not a readable OSM XML file ({exc})."
-        raise NetworkError(msg) from exc
-
-
-def _iter_pbf(path: Path, *, nodes: bool, ways: bool) -> Iterator[tuple[str, Any]]:
-    try:
-        import osmium
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        msg = (
-            f"{path}: reading .osm.pbf needs pyosmium (pip install 'planner[scale]' or pip install "
-            f"osmium), or convert it: osmium cat {path.name} -o walk.osm.bz2."
-        )
-        raise NetworkError(msg) from exc
-    if nodes and ways:
-        entities = osmium.osm.NODE | osmium.osm.WAY
-    else:
-        entities = osmium.osm.NODE if nodes else osmium.osm.WAY
-    try:
-        obj: Any
-        for obj in osmium.FileProcessor(str(path), entities):
-            if obj.is_node():
-                loc = obj.location
-                yield "n", (obj.id, loc.lon, loc.lat)
-            elif obj.is_way():
-                tags = {t.k: t.v for t in obj.tags}
-                if "highway" in tags:
-                    if is_walkable(tags):
-                        yield "w", [n.ref for n in obj.nodes]
-                    else:
-                        yield "h", None
-    except RuntimeError as exc:
-        msg = f"{path}: not a readable OSM PBF file ({exc}); check it with `osmium fileinfo {path.name}`."
-        raise NetworkError(msg) from exc
-
-
-def _parse_osm(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Walkable segments of an OSM file: lon/lat per node, ids, u, v, haversine metres.
-
-    Nodes are numbered by sorted OSM id and segments kept in file order; the per-tile reader
-    of :mod:`planner.scale_osm` relies on both.
-    """
-    coords: dict[int, tuple[float, float]] = {}
-    ways: list[list[int]] = []
-    n_ways = 0
-    for kind, item in _iter_osm(path):
-        if kind == "n":
-            coords[item[0]] = (item[1], item[2])
-        else:
-            n_ways += 1
-            if kind == "w":
-                ways.append(item)
-    pairs = [(a, b) for w in ways for a, b in itertools.pairwise(w)]
-    missing = sum(1 for a, b in pairs if a not in coords or b not in coords)
-    pairs = [(a, b) for a, b in pairs if a in coords and b in coords]
-    if not pairs:
-        msg = f"{path} has no walkable streets ({n_ways} highway ways, none walkable or complete)."
-        raise NetworkError(msg)
-    if missing:
-        logger.warning(
-            "%s: skipped %d street segments whose nodes are not in the file (clipped extract)",
-            path, missing,
-        )  # fmt: skip
-    used = np.unique(np.array(pairs, dtype=np.int64).ravel())
-    pos = pd.Index(used)
-    pa = np.array(pairs, dtype=np.int64)
-    u = pos.get_indexer(pa[:, 0])
-    v = pos.get_indexer(pa[:, 1])
-    lonlat = np.array([coords[i] for i in used.tolist()], float)
-    length = _haversine_m(lonlat[u], lonlat[v])
-    logger.info(
-        "%s: %d walkable of %d highway ways, %d nodes, %d segments",
-        path, len(ways), n_ways, len(used), len(pa),
-    )  # fmt: skip
-    return lonlat, used, u, v, length
-
-
-def _haversine_m(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Great-circle metres between (lon, lat) rows, as osmnx computes edge lengths."""
-    lon1, lat1, lon2, lat2 = map(np.radians, (a[:, 0], a[:, 1], b[:, 0], b[:, 1]))
-    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6_371_009 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
-
-
-def _utm_crs(lonlat: np.ndarray) -> pyproj.CRS:
-    lon, lat = np.nanmean(lonlat[:, 0]), np.nanmean(lonlat[:, 1])
-    zone = int((lon + 180) // 6) + 1
-    return pyproj.CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
-
-
-def _project(xy: np.ndarray, to_crs: pyproj.CRS, *, from_crs: Any = "EPSG:4326") -> np.ndarray:
-    src = pyproj.CRS.from_user_input(from_crs)
-    if src.equals(to_crs):
-        return np.asarray(xy, float)
-    tr = pyproj.Transformer.from_crs(src, to_crs, always_xy=True)
-    x, y = tr.transform(xy[:, 0], xy[:, 1])
-    return np.column_stack([x, y])
-
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _write_cache(
-    cache_file: Path, xy: np.ndarray, ids: np.ndarray, u: np.ndarray, v: np.ndarray,
-    length: np.ndarray, crs: pyproj.CRS,
-) -> None:  # fmt: skip
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, xy=xy, ids=ids, u=u, v=v, length=length, crs=np.array(crs.to_wkt()))
-        os.replace(tmp, cache_file)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _read_cache(cache_file: Path) -> tuple[Any, ...]:
-    with np.load(cache_file, allow_pickle=False) as z:
-        return (z["xy"], z["ids"], z["u"], z["v"], z["length"],
-                pyproj.CRS.from_wkt(str(z["crs"])))  # fmt: skip
-
-
 # ====================================================================== travel matrix
-def _stretch(xy_a: np.ndarray, xy_b: np.ndarray, length_m: np.ndarray) -> float:
+def max_stretch(xy_a: np.ndarray, xy_b: np.ndarray, length_m: np.ndarray) -> float:
     """Largest ratio of straight end-to-end distance to length over edges (>= 1).
 
     A walk of network length ``d`` never ends farther than ``stretch * d`` in a straight line.
@@ -954,7 +769,7 @@ def _min_length_ratio(network: WalkNetwork) -> float:
     A path of length L then never leaves the disc of radius L / ratio around its start.
     """
     u, v = network.edges["u"].to_numpy(), network.edges["v"].to_numpy()
-    return 1.0 / _stretch(network.node_xy[u], network.node_xy[v], network.edges["length_m"].to_numpy())
+    return 1.0 / max_stretch(network.node_xy[u], network.node_xy[v], network.edges["length_m"].to_numpy())
 
 
 def _subgraph(csr: sparse.csr_matrix, nodes: np.ndarray, g2l: np.ndarray) -> sparse.csr_matrix:

@@ -16,14 +16,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planner.access import Access, _capacities
+from planner.access import Access, facility_capacities
 from planner.coverage import Coverage
 from planner.errors import InputError
-from planner.kinds import KIND
+from planner.kinds import ALL, KIND
 
 logger = logging.getLogger(__name__)
 
-ALL = "(all)"
 INDICATORS = ("population_share_within", "per_1000_target", "units_with_facility")
 BASES = ("located", "reachable")
 _TARGET_KEYS = {"kind", "indicator", "value", "minutes", "unit", "basis", "label"}
@@ -349,7 +348,7 @@ def evaluate_targets(coverage: Coverage, targets: TargetSet, *, access: Access |
             raise InputError(msg)
         if t.indicator == "per_1000_target" and t.basis == "located" and t.kind not in capacity:
             sel = fac[of_kind]
-            cap, _ = _capacities(sel, coverage.kinds, dict(targets.default_capacity))
+            cap, _ = facility_capacities(sel, coverage.kinds, dict(targets.default_capacity))
             capacity[t.kind] = pd.Series(cap, index=sel.index)
         for scope, idx, fac_in in scopes:
             tp = float(people.loc[idx].sum())

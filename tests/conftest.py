@@ -34,7 +34,8 @@ def _offline(monkeypatch, request):
         raise OSError(msg)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
-    monkeypatch.setenv("PLANNER_CACHE_DIR", str(request.getfixturevalue("tmp_path") / "cache"))
+    # the network cache apart from tmp_path, which tests use as an output folder
+    monkeypatch.setenv("PLANNER_CACHE_DIR", str(request.getfixturevalue("tmp_path_factory").mktemp("cache")))
 
 
 def lattice_network(n: int = 4, block_m: float = 100.0) -> pl.WalkNetwork:
@@ -105,3 +106,10 @@ def osmnx_tiny_graph():
         return ox.graph_from_xml(TINY / "network.osm.bz2", simplify=False, retain_all=True, bidirectional=True)
     finally:
         ox.settings.useful_tags_way = old
+
+
+def bundled_study(path=None):
+    """The bundled Las Palmas study and its layers, read as `planner run` reads them."""
+    study = pl.StudyArea.from_toml(path or REPO / "data/las_palmas/study.toml")
+    inputs = pl.load_inputs(study)
+    return study, inputs.network, inputs.population, inputs.facilities, inputs.districts

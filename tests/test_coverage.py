@@ -1,5 +1,6 @@
 import math
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -8,7 +9,7 @@ from conftest import REPO, TINY, UTM, lattice_network, osmnx_tiny_graph, points
 from scipy.spatial import cKDTree
 
 import planner as pl
-from planner.network import is_walkable
+from planner.io.osm import is_walkable
 
 WALK = {"n": pl.FacilityKind("n", "population", threshold_min=10, speed_kmh=3.6)}  # 60 m/min
 
@@ -211,7 +212,7 @@ def test_far_points_warn_and_count_as_uncovered(lattice):
 
 def test_swapped_lat_lon_is_diagnosed(tiny_network, tiny_population, tiny_facilities):
     wgs = tiny_facilities.to_crs(4326)
-    swapped = wgs.set_geometry(pl.read_population.__globals__["gpd"].points_from_xy(wgs.geometry.y, wgs.geometry.x), crs=4326)
+    swapped = wgs.set_geometry(gpd.points_from_xy(wgs.geometry.y, wgs.geometry.x), crs=4326)
     with pytest.raises(pl.InputError, match="swapped"):
         pl.compute_coverage(tiny_network, tiny_population, swapped, kinds={
             k: pl.DEFAULT_KINDS[k] for k in ("eldercare", "nursery")})

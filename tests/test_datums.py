@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from planner.datums import (
+from planner.io.datums import (
     COORD_SYSTEMS,
     bd09_to_gcj02,
     bd09_to_wgs84,
@@ -155,7 +155,7 @@ class TestOutsideChina:
     def test_no_convergence_in_edge_gap_logs_warning(self, caplog):
         # GCJ-02 moves points just inside the west edge ~360 m east, so GCJ
         # longitudes in that strip have no WGS-84 preimage.
-        with caplog.at_level(logging.WARNING, logger="planner.datums"):
+        with caplog.at_level(logging.WARNING, logger="planner.io.datums"):
             lon, lat = gcj02_to_wgs84([72.0045, 100.0], [40.0, 30.0])
         assert np.isfinite(lon).all()
         assert np.isfinite(lat).all()
@@ -236,15 +236,15 @@ class TestToWgs84:
 
     def test_logs_moved_count_and_mean_shift(self, caplog):
         lon, lat = wgs84_to_gcj02([120.62, 116.391, -15.43, np.nan], [31.30, 39.907, 28.12, 30.0])
-        with caplog.at_level(logging.INFO, logger="planner.datums"):
+        with caplog.at_level(logging.INFO, logger="planner.io.datums"):
             to_wgs84(lon, lat, "gcj02")
-        [record] = [r for r in caplog.records if r.name == "planner.datums"]
+        [record] = [r for r in caplog.records if r.name == "planner.io.datums"]
         assert record.levelno == logging.INFO
         found = re.search(r"gcj02: 2 of 4 points moved, mean shift ([\d.]+) m", record.getMessage())
         assert found, record.getMessage()
         assert 250 < float(found.group(1)) < 650
 
     def test_logs_nothing_moved_for_wgs84(self, caplog):
-        with caplog.at_level(logging.INFO, logger="planner.datums"):
+        with caplog.at_level(logging.INFO, logger="planner.io.datums"):
             to_wgs84(CITY_LON, CITY_LAT, "cgcs2000")
         assert "0 of 9 points moved, mean shift 0.0 m" in caplog.text

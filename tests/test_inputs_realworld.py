@@ -10,7 +10,9 @@ from conftest import DATA, UTM, lattice_network, points
 from shapely.geometry import Point, Polygon, box
 
 import planner as pl
-from planner import datums
+from planner.io import datums
+from planner.io.boundaries import check_in_area
+from planner.io.files import _looks_mojibake
 
 RW = DATA / "realworld"
 WGS_LON = np.array([120.620, 120.630, 120.600])
@@ -18,7 +20,7 @@ WGS_LAT = np.array([31.300, 31.310, 31.290])
 
 
 def _err_m(gdf: gpd.GeoDataFrame) -> np.ndarray:
-    return datums._haversine_m(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy(), WGS_LON, WGS_LAT)
+    return datums.haversine_m(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy(), WGS_LON, WGS_LAT)
 
 
 # ---------------------------------------------------------------- datums on load
@@ -129,7 +131,7 @@ def test_mojibake_in_csv_is_warned(tmp_path):
 
 @pytest.mark.parametrize("text", ["Escuela Infantil Bambi", "Guardería Sol", "Café Müller", "姑苏区", ""])
 def test_ordinary_text_is_not_mojibake(text):
-    assert not pl.inputs._looks_mojibake(text)
+    assert not _looks_mojibake(text)
 
 
 # ---------------------------------------------------------------- the table of bad inputs
@@ -227,7 +229,7 @@ def test_points_outside_area_suggest_wrong_datum(tmp_path):
     area = gpd.GeoSeries(gpd.points_from_xy(WGS_LON, WGS_LAT), crs=4326).to_crs(32651)
     minx, miny, maxx, maxy = area.total_bounds
     with pytest.raises(pl.InputError, match=r"of 3 rows lie outside.*datum.*--coord-system"):
-        pl.inputs.check_in_area(f, 32651, (minx - 100, miny - 100, maxx + 100, maxy + 100), what="facilities")
+        check_in_area(f, 32651, (minx - 100, miny - 100, maxx + 100, maxy + 100), what="facilities")
 
 
 # ---------------------------------------------------------------- properties
@@ -246,7 +248,7 @@ def test_conversion_round_trips_through_the_reader(tmp_path_factory, lonlat, dat
     p = tmp_path_factory.mktemp("rt") / "f.csv"
     p.write_text(f"kind,lon,lat\nn,{float(x)!r},{float(y)!r}\n", encoding="utf-8")
     f = pl.read_facilities(p, coord_system=datum)
-    assert datums._haversine_m(f.geometry.x.iloc[0], f.geometry.y.iloc[0], lon, lat) < 0.01
+    assert datums.haversine_m(f.geometry.x.iloc[0], f.geometry.y.iloc[0], lon, lat) < 0.01
 
 
 xy = st.tuples(st.floats(-50, 550), st.floats(-50, 550))

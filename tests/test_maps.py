@@ -5,7 +5,6 @@ The same maps are opened in Chromium by tests/test_browser.py.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import html as htmllib
 import json
@@ -26,6 +25,10 @@ from conftest import TINY, UTM, lattice_network, points
 import planner as pl
 from planner import maps as pm
 from planner._escape import escape_html, script_json
+from planner.cli import build_parser
+from planner.maps.export import _REMOTE
+from planner.maps.layers import district_shares
+from planner.maps.runtime import Legend, inline_assets
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "planner" / "_assets"
@@ -64,7 +67,7 @@ def js_text(html: str) -> str:
 
 def body(html: str) -> str:
     """The page without the inlined Leaflet (whose minified code is not ours to check)."""
-    style, script = pm._inline_assets()
+    style, script = inline_assets()
     return html.replace(style, "").replace(script, "")
 
 
@@ -355,7 +358,7 @@ def test_layers_stack_on_a_given_map(tiny):
     assert m is base
     m = pm.coverage_map(cov, None, kinds=["eldercare"], m=m)
     kids = list(m._children.values())
-    assert sum(isinstance(c, pm._Legend) for c in kids) == 1
+    assert sum(isinstance(c, Legend) for c in kids) == 1
     assert sum(isinstance(c, folium.LayerControl) for c in kids) == 1
     html = pm.map_html(m)
     assert "Nursery: facilities" in html
@@ -386,19 +389,11 @@ def test_point_cells_become_an_image_too():
     assert html.count("plannerMap.image(") == 1  # the walking times; 4 cells are all reached
 
 
-def test_png_writer_round_trip():
-    img = np.zeros((3, 2, 4), np.uint8)
-    img[1, 0] = [255, 0, 0, 255]
-    png = pm._png(img)
-    w, h = struct.unpack(">II", png[16:24])
-    assert (w, h) == (2, 3)
-
-
 # ---------------------------------------------------------------------- walk areas
 def test_walk_area_follows_the_streets_not_a_hull():
     net = lattice_network(4, 100.0)  # nodes at 0..300 m
     facility = points([[0, 0]], kind=["n"])
-    area = pm.service_area_polygons(net, facility, 150.0, buffer_m=10.0, simplify_m=0.0).iloc[0]
+    area = pl.service_area_polygons(net, facility, 150.0, buffer_m=10.0, simplify_m=0.0).iloc[0]
     assert area.contains(shapely.Point(140, 0))
     assert area.contains(shapely.Point(0, 140))
     assert area.contains(shapely.Point(100, 45))  # half way up the street at x = 100
@@ -411,7 +406,7 @@ def test_walk_area_follows_the_streets_not_a_hull():
 def test_walk_area_counts_the_access_leg_and_flags_unsnappable():
     net = lattice_network(4, 100.0)
     fac = points([[0, -60], [5000, 5000]], kind=["n", "n"])
-    areas = pm.service_area_polygons(net, fac, 100.0, buffer_m=10.0, max_snap_m=300, simplify_m=0.0)
+    areas = pl.service_area_polygons(net, fac, 100.0, buffer_m=10.0, max_snap_m=300, simplify_m=0.0)
     first = areas.iloc[0]
     assert first.contains(shapely.Point(0, -50))
     assert first.contains(shapely.Point(35, 0))
@@ -430,7 +425,7 @@ def test_district_shares_are_exact():
         {"district": ["south", "north"]},
         geometry=[shapely.box(-50, -50, 350, 150), shapely.box(-50, 150, 350, 350)], crs=UTM,
     )  # fmt: skip
-    shares = pm._district_shares(cov, districts, ["n"]).set_index("district")
+    shares = district_shares(cov, districts, ["n"]).set_index("district")
     assert shares.loc[0, "covered"] == 30.0
     assert shares.loc[0, "total"] == 30.0
     assert shares.loc[1, "covered"] == 30.0
@@ -530,10 +525,13 @@ target_column = "age_0_3"
 """,
         encoding="utf-8",
     )
-    from planner._cli_map import add_map_command, main, run_map_command
+    from planner.cli import main as cli_main
+    from planner.cli.map import run_map_command
 
-    parser = argparse.ArgumentParser()
-    add_map_command(parser.add_subparsers(dest="command"))
+    def main(argv):
+        return cli_main(["map", *argv])
+
+    parser = build_parser()
     out = tmp_path / "maps" / "tiny.html"
     args = parser.parse_args(["map", "--study", str(study), "--kinds", "nursery", "--lang", "zh",
                               "--out", str(out), "--no-cache"])  # fmt: skip
@@ -563,12 +561,12 @@ def test_bundled_city_map_is_small(tmp_path):
 
 def test_showcase_map_is_committed_small_and_offline():
     if not SHOWCASE.exists():
-        pytest.skip("maps/showcase.html not generated yet (see planner._cli_map.SHOWCASE_COMMAND)")
+        pytest.skip("maps/showcase.html not generated yet (see planner.cli.map.SHOWCASE_COMMAND)")
     html = SHOWCASE.read_text(encoding="utf-8")
     assert SHOWCASE.stat().st_size < 2_000_000
     assert "Leaflet 1.9.4" in html
     assert "© OpenStreetMap contributors" in html
-    assert not pm._REMOTE.search(body(html))
+    assert not _REMOTE.search(body(html))
 
 
 def test_show_map_embeds_the_offline_page_escaped():

@@ -4,7 +4,7 @@ from conftest import TINY, UTM, lattice_network, osmnx_tiny_graph
 from scipy.sparse import csgraph
 
 import planner as pl
-from planner.network import is_walkable
+from planner.io.osm import is_walkable
 
 
 def test_lattice_distances_by_hand(lattice):

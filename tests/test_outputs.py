@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.outputs import atomic_path, to_toml, write_layer, write_table
+from planner.io.write import atomic_path, to_toml, write_layer, write_table
 
 
 def test_atomic_path_keeps_old_file_on_failure(tmp_path):

@@ -8,17 +8,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, UTM
+from conftest import REPO, UTM, bundled_study
 
 import planner as pl
+from planner.io.write import write_partitioned_geoparquet
 from planner.kinds import FacilityKind
-from planner.scale import (
-    compute_coverage_tiled,
-    estimate_tile_bytes,
-    network_stretch,
-    plan_tiles,
-    write_partitioned_geoparquet,
-)
+from planner.scale import compute_coverage_tiled, plan_tiles
+from planner.scale.tiles import estimate_tile_bytes, network_stretch
 
 TINY_KINDS = {k: v for k, v in pl.DEFAULT_KINDS.items() if k in ("eldercare", "nursery")}
 
@@ -167,10 +163,7 @@ def test_tiled_equals_untiled_tiny_las_palmas(tiny_network, tiny_population, tin
 @pytest.mark.parametrize("tiles", ["1000", "2500", "district"])
 def test_tiled_equals_untiled_bundled_city(tiles):
     """data/las_palmas (23,711 nodes, 868 cells, 21 districts) as `planner run` reads it."""
-    from planner.cli import build_parser, load_inputs
-
-    args = build_parser().parse_args(["run", str(REPO / "data/las_palmas/study.toml"), "--out", "unused"])
-    study, net, pop, fac, districts = load_inputs(args)
+    study, net, pop, fac, districts = bundled_study()
     kw = {"kinds": study.kinds, "thresholds_min": study.thresholds_min, "max_snap_m": study.max_snap_m,
               "districts": districts}  # fmt: skip
     ref = pl.compute_coverage(net, pop, fac, **kw)
@@ -282,29 +275,17 @@ def test_dask_client_is_accepted_and_left_open(tiny_network, tiny_population, ti
 
 
 # ---------------------------------------------------------------- CLI glue
-def _parser():
-    from planner._cli_scale import add_scale_arguments
-    from planner.cli import add_study_arguments
-
-    p = argparse.ArgumentParser()
-    p.add_argument("-q", "--quiet", action="store_true")
-    add_study_arguments(p, study_required=False)
-    p.add_argument("--out", type=Path, required=True)
-    add_scale_arguments(p)
-    return p
-
-
 def test_cli_run_tiled(tmp_path, capsys):
-    from planner._cli_scale import run_tiled
+    from planner.cli import main
 
     tiny = REPO / "tests" / "data" / "las_palmas_tiny"
-    args = _parser().parse_args([
-        "--network", str(tiny / "network.osm.bz2"), "--population", str(tiny / "population_grid_100m.gpkg"),
+    args = [
+        "coverage", "--network", str(tiny / "network.osm.bz2"), "--population", str(tiny / "population_grid_100m.gpkg"),
         "--facilities", str(tiny / "facilities.geojson"), "--kind-column", "category", "--kinds", "eldercare,nursery",
         "--age-shares", "age_60_plus=0.25,age_0_3=0.03,age_0_17=0.16", "--out", str(tmp_path),
         "--tiles", "400", "--scheduler", "serial",
-    ])  # fmt: skip
-    assert run_tiled(args) == 0
+    ]  # fmt: skip
+    assert main(args) == 0
     assert (tmp_path / "summary.csv").exists()
     assert (tmp_path / "run.toml").exists()
     tiles = pd.read_csv(tmp_path / "tiles.csv", encoding="utf-8-sig")
@@ -312,16 +293,20 @@ def test_cli_run_tiled(tmp_path, capsys):
     assert len(list((tmp_path / "cells").glob("part-*.parquet"))) == len(tiles)
     assert tiles["cells"].sum() == len(cells)
     assert "tiles" in capsys.readouterr().out
-    assert run_tiled(args) == 0  # second run resumes every tile
+    assert main(args) == 0  # second run resumes every tile
     assert f"{len(tiles)} resumed" in capsys.readouterr().out
 
 
-def test_cli_bad_tiles_value(tmp_path):
-    from planner._cli_scale import run_tiled
+def test_cli_bad_tiles_value(tmp_path, capsys):
+    from planner.cli import main
 
-    args = _parser().parse_args(["--out", str(tmp_path), "--tiles", "big"])
-    with pytest.raises(pl.PlannerError, match="--tiles must be"):
-        run_tiled(args)
+    tiny = REPO / "tests" / "data" / "las_palmas_tiny"
+    args = ["coverage", "--network", str(tiny / "network.osm.bz2"), "--population",
+            str(tiny / "population_grid_100m.gpkg"), "--facilities", str(tiny / "facilities.geojson"),
+            "--out", str(tmp_path / "out"), "--tiles", "big"]  # fmt: skip
+    assert main(args) == 2
+    assert "--tiles must be" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_dask_scheduler_address(tiny_network, tiny_population, tiny_facilities):

@@ -6,7 +6,7 @@ from conftest import REPO, UTM, points
 
 import planner as pl
 from planner.errors import InputError
-from planner.scale_siting import (
+from planner.scale.siting import (
     DistrictSitingResult,
     _best_allocation,
     _best_allocation_value,

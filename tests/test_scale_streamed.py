@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pyproj
 import pytest
-from conftest import REPO, TINY, UTM
+from conftest import REPO, TINY, UTM, bundled_study
 
 import planner as pl
 from planner.kinds import FacilityKind
-from planner.network import _nearest
+from planner.network import nearest_first
 from planner.scale import compute_coverage_tiled
-from planner.scale_osm import OsmStore, prepare_osm
+from planner.scale.store import OsmStore, prepare_osm
 
 CITY_STUDY = REPO / "data" / "las_palmas" / "study.toml"
 
@@ -44,7 +44,7 @@ def test_nearest_breaks_exact_ties_by_smallest_position():
     pts = rng.permutation(g)  # tree positions are not in lattice order
     pts = np.vstack([pts, pts[:10]])  # and some points twice (coincident nodes)
     q = rng.integers(-2, 26, size=(3000, 2)) / 2.0
-    dist, pos = _nearest(cKDTree(pts), q)
+    dist, pos = nearest_first(cKDTree(pts), q)
     d_all = np.hypot(*(q[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
     best = d_all.min(axis=1)
     first = np.argmax(np.isclose(d_all, best[:, None], rtol=0, atol=1e-12), axis=1)
@@ -75,10 +75,7 @@ def test_snap_ties_are_the_same_on_a_sub_network():
 # ---------------------------------------------------------------- the store
 @pytest.fixture(scope="module")
 def city():
-    from planner.cli import build_parser, load_inputs
-
-    args = build_parser().parse_args(["run", str(CITY_STUDY), "--out", "unused"])
-    study, net, pop, fac, districts = load_inputs(args)
+    study, net, pop, fac, districts = bundled_study(CITY_STUDY)
     kw = {"kinds": study.kinds, "thresholds_min": study.thresholds_min, "max_snap_m": study.max_snap_m,
           "districts": districts}  # fmt: skip
     return study, net, pop, fac, kw, pl.compute_coverage(net, pop, fac, **kw)
@@ -111,7 +108,7 @@ def test_store_rebuilds_the_whole_network(city, tmp_path):
     assert (again.csr != net.csr).nnz == 0
     # the density grid counts every node once, and the halo's stretch bounds the network's
     assert int(store.density["nodes"].sum()) == net.n_nodes
-    from planner.scale import network_stretch
+    from planner.scale.tiles import network_stretch
 
     assert network_stretch(net) <= store.stretch <= network_stretch(net) * (1 + 1e-5)
 
@@ -120,7 +117,7 @@ def test_store_is_reused_and_refreshed(tmp_path, caplog):
     src = TINY / "network.osm.bz2"
     a = prepare_osm(src, tmp_path, crs=UTM)
     stamp = (tmp_path / "seg.npy").stat().st_mtime_ns
-    with caplog.at_level(logging.INFO, logger="planner.scale_osm"):
+    with caplog.at_level(logging.INFO, logger="planner.scale.store"):
         b = prepare_osm(src, tmp_path, crs=UTM)
     assert "reusing" in caplog.text
     assert (tmp_path / "seg.npy").stat().st_mtime_ns == stamp
@@ -312,8 +309,6 @@ def test_streamed_coverage_feeds_access(city):
 # ---------------------------------------------------------------- found in review
 def test_ways_before_nodes(tmp_path, synthetic_osm):
     """Overpass-style files list ways first: the store reads them as from_osm_file does."""
-    from planner.scale_osm import read_tile_network
-
     path, crs, net, cells, fac, kw, ref = synthetic_osm
     text = path.read_text(encoding="utf-8").splitlines()
     nodes = [line for line in text if line.startswith("<node")]
@@ -324,9 +319,6 @@ def test_ways_before_nodes(tmp_path, synthetic_osm):
     assert again.n_nodes == net.n_nodes
     got = compute_coverage_tiled(flipped, cells, fac, crs=crs, max_edge_m=40.0, tile_m=1500, **kw)
     assert_same_streamed(ref, got)
-    store = prepare_osm(flipped, tmp_path / "store", crs=crs, max_edge_m=40.0)
-    with pytest.raises(pl.NetworkError, match="osmium sort"):
-        read_tile_network(flipped, store.bounds, crs=crs, components=store.components, max_edge_m=40.0)
 
 
 def test_interrupted_store_rebuild_is_not_reused(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ from scipy.sparse import csgraph
 import planner as pl
 from planner import siting as st
 from planner.errors import InputError, SolverError
+from planner.siting.lscp import lp_dive
 
 SOLVERS = ["highs", "scipy"]
 
@@ -65,7 +66,7 @@ def test_travel_matrix_matches_brute_force(seed, shrink):
     so = rng.uniform(0, 40, len(src))
     to = rng.uniform(0, 40, len(dst))
     limit = 330.0
-    got = st.travel_matrix_m(net, src, dst, limit_m=limit, from_offsets_m=so, to_offsets_m=to, tile_m=150)
+    got = pl.travel_matrix_m(net, src, dst, limit_m=limit, from_offsets_m=so, to_offsets_m=to, tile_m=150)
     full = csgraph.dijkstra(net.csr, directed=True)
     want = np.full((len(src), len(dst)), np.inf)
     ok = (src[:, None] >= 0) & (dst[None, :] >= 0)
@@ -79,7 +80,7 @@ def test_travel_matrix_matches_brute_force(seed, shrink):
 
 
 def test_travel_matrix_keeps_zero_distance_pairs(lattice):
-    m = st.travel_matrix_m(lattice, [0, 5], [0, 5, 15], limit_m=150)
+    m = pl.travel_matrix_m(lattice, [0, 5], [0, 5, 15], limit_m=150)
     assert m.shape == (2, 3)
     assert m[0, 0] > 0
     assert m[0, 0] < 1e-3
@@ -289,7 +290,7 @@ def test_time_limit_reports_bound_and_gap():
 def test_identical_rows_are_merged():
     a = np.array([[1, 0, 1], [1, 0, 1], [0, 1, 0], [1, 0, 1], [0, 0, 0]])
     p = st.SitingProblem.from_coverage_matrix(a, [1, 2, 3, 4, 5])
-    model = p._cover_model
+    model = p.cover_model
     assert model.a.shape[0] == 2
     assert sorted(model.w.tolist()) == [3.0, 7.0]
     assert model.group[4] == -1  # out of reach: not in the model
@@ -484,11 +485,11 @@ def test_nothing_to_cover_is_optimal_with_no_sites():
 
 # ---------------------------------------------------------------------- command line
 def site_main(argv):
-    from planner._cli_site import add_site_command
+    from planner.cli import site
 
     parser = argparse.ArgumentParser(prog="planner")
     parser.add_argument("-q", "--quiet", action="store_true")
-    add_site_command(parser.add_subparsers(dest="command"))
+    site.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(argv)
     return args.func(args)
 
@@ -538,9 +539,7 @@ def test_cli_site_reads_study_table(tmp_path, capsys):
         site_main(["site", "--study", str(study), "--model", "mclp", "--out", str(out)])
 
 
-def test_study_siting_table_runs_from_run_hook(tmp_path):
-    from planner._cli_site import run_siting_from_study
-
+def test_study_siting_table_runs_in_the_pipeline(tmp_path):
     cand = points([[457290.0, 3111860.0], [457950.0, 3110536.0], [457060.0, 3111058.0]], crs=UTM)
     cand.to_crs(4326).to_file(tmp_path / "cand.geojson", driver="GeoJSON")
     study_path = tmp_path / "study.toml"
@@ -555,17 +554,17 @@ def test_study_siting_table_runs_from_run_hook(tmp_path):
         encoding="utf-8",
     )
     study = pl.StudyArea.from_toml(study_path)
-    net = pl.WalkNetwork.from_osm_file(study.network_path, crs=study.crs, use_cache=False)
-    written = run_siting_from_study(study, net, study.read_population(), study.read_facilities(), None,
-                                    tmp_path / "out", study_path=study_path)  # fmt: skip
-    assert {p.name for p in written} >= {"sites.csv", "siting_summary.csv", "siting_run.toml"}
+    result = pl.run_study(study, use_cache=False)
+    written = pl.write_study_result(result, tmp_path / "out")
+    assert {p.name for p in written} >= {"sites.csv", "siting_summary.csv", "run.toml"}
     sites = pd.read_csv(tmp_path / "out" / "sites.csv")
     assert sites["candidate_id"].str.startswith("cand-").all()
     assert len(sites) == 1
     bad = study_path.read_text(encoding="utf-8").replace("new = 1", "new = 1\nwhatever = 2")
     study_path.write_text(bad, encoding="utf-8")
-    with pytest.raises(InputError, match="unknown key"):
-        run_siting_from_study(pl.StudyArea.from_toml(study_path), net, None, None, None, tmp_path)
+    line = bad.splitlines().index("whatever = 2") + 1
+    with pytest.raises(InputError, match=rf"line {line}: \[siting\] whatever: unknown key"):
+        pl.StudyArea.from_toml(study_path)
 
 
 def test_cli_main_reports_bad_input_in_one_line(tmp_path, capsys):
@@ -588,11 +587,11 @@ def test_cli_main_reports_bad_input_in_one_line(tmp_path, capsys):
 def test_lp_dive_returns_a_cover_without_redundant_sites(seed):
     a, w, existing, _ = geo_instance(seed, n_cells=300, n_cand=120, radius=160)
     p = st.SitingProblem.from_coverage_matrix(a, w, existing_covered=existing)
-    model = p._cover_model
+    model = p.cover_model
     cost = np.ones(a.shape[1])
     x0 = np.full(a.shape[1], 0.5)
     for deadline in (np.inf, 0.0):  # a full dive, and one that must finish greedily at once
-        sites = st._lp_dive(model, cost, x0, deadline=deadline)
+        sites = lp_dive(model, cost, x0, deadline=deadline)
         hits = np.asarray(model.a[:, sites].sum(axis=1)).ravel()
         assert (hits > 0).all()
         for j in sites:  # every site covers some row alone

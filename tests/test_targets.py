@@ -177,13 +177,10 @@ def test_bundled_targets_file_reads():
 
 
 def test_cli_targets_on_tiny(tmp_path, capsys):
-    import argparse
+    from planner.cli import build_parser
+    from planner.cli.targets import run_targets_command
 
-    from planner._cli_targets import add_targets_command, run_targets_command
-
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers(dest="command")
-    add_targets_command(sub)
+    parser = build_parser()
     tiny = REPO / "tests/data/las_palmas_tiny"
     path = write(tmp_path, """\
         [default_capacity]

@@ -22,7 +22,8 @@ _BD_X_PI = np.pi * 3000.0 / 180.0
 # The rough bounding box that GCJ-02 implementations use for "inside China".
 _CHINA_LON = (72.004, 137.8347)
 _CHINA_LAT = (0.8293, 55.8271)
-_EARTH_RADIUS_M = 6371008.8
+#: Mean earth radius as osmnx uses it for edge lengths (so network lengths match osmnx).
+EARTH_RADIUS_M = 6_371_009.0
 
 
 def _as_float(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -322,16 +323,28 @@ def bd09_to_wgs84(
     return gcj02_to_wgs84(*gcj, tol_deg=tol_deg, max_iter=max_iter)
 
 
-def _haversine_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLike) -> np.ndarray:
-    """Great-circle distance in metres on a sphere; ample for datum shifts."""
-    lam1, phi1, lam2, phi2 = (
-        np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2)
-    )
-    h = (
-        np.sin((phi2 - phi1) / 2) ** 2
-        + np.cos(phi1) * np.cos(phi2) * np.sin((lam2 - lam1) / 2) ** 2
-    )
-    return np.asarray(2 * _EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(h, 1.0))))
+def haversine_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLike) -> np.ndarray:
+    """Great-circle metres between points given in degrees (osmnx's sphere and formula).
+
+    The one distance on the sphere in planner: OSM street lengths and datum shifts.
+
+    Parameters
+    ----------
+    lon1, lat1, lon2, lat2
+        Longitudes and latitudes in degrees (broadcast together).
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> round(float(haversine_m(0, 0, 0, 1)))
+    111195
+    """
+    lam1, phi1, lam2, phi2 = (np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2))
+    h = np.sin((phi2 - phi1) / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin((lam2 - lam1) / 2) ** 2
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0, 1))))
 
 
 def to_wgs84(lon: ArrayLike, lat: ArrayLike, coord_system: str) -> tuple[np.ndarray, np.ndarray]:
@@ -379,7 +392,7 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, coord_system: str) -> tuple[np.ndar
     else:
         lon_out, lat_out = lon_in.copy(), lat_in.copy()
     with np.errstate(invalid="ignore"):
-        shift_m = _haversine_m(lon_in, lat_in, lon_out, lat_out)
+        shift_m = haversine_m(lon_in, lat_in, lon_out, lat_out)
     moved = np.isfinite(shift_m) & (shift_m > 0)
     mean_m = float(shift_m[moved].mean()) if moved.any() else 0.0
     logger.info(

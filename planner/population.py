@@ -1,8 +1,9 @@
-"""Demand from census tables: district totals and age shares spread over buildings or a grid."""
+"""Population from census tables: age shares, district totals spread over buildings, grids."""
 
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Mapping
 
@@ -11,9 +12,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner._validate import _rows, check_columns, check_numeric_nonnegative, check_projected_crs
+from planner._validate import check_columns, check_numeric_nonnegative, check_projected_crs, row_list
 from planner.errors import InputError
-from planner.kinds import POPULATION
+from planner.kinds import AGE_0_3, AGE_0_17, AGE_60_PLUS, POPULATION
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def spread_population(
         lost = totals[empty].sum()
         warnings.warn(
             f"{int(empty.sum())} units have residents but no building/cell (with weight) inside: "
-            f"{_rows(units[unit_column].to_numpy()[empty])}; their {lost:,.0f} people are not placed.",
+            f"{row_list(units[unit_column].to_numpy()[empty])}; their {lost:,.0f} people are not placed.",
             UserWarning,
             stacklevel=2,
         )
@@ -131,7 +132,7 @@ def spread_population(
             described.append(f"{col}={float(spec):.4f}")
         if np.isnan(per_unit).any() or (per_unit < 0).any() or (per_unit > 1).any():
             bad = units[unit_column].to_numpy()[np.isnan(per_unit) | (per_unit < 0) | (per_unit > 1)]
-            msg = f"age share {col!r} must be between 0 and 1 in every unit; check {_rows(bad)}."
+            msg = f"age share {col!r} must be between 0 and 1 in every unit; check {row_list(bad)}."
             raise InputError(msg)
         out[col] = np.where(inside, pop * per_unit[np.maximum(upos, 0)], 0.0)
     out.attrs["age_source"] = "census shares per unit: " + ", ".join(described) if described else ""
@@ -180,3 +181,74 @@ def grid_from_points(
 
 def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def apply_age_shares(
+    population: gpd.GeoDataFrame, shares: Mapping[str, float], *, source: str = "given shares"
+) -> gpd.GeoDataFrame:
+    """Add age-group columns as ``population × share`` where the grid has none.
+
+    Parameters
+    ----------
+    population
+        Cells with a ``population`` column.
+    shares
+        Column name → share of the total (0..1), e.g. ``{"age_60_plus": 0.252}``.
+    source
+        Where the shares come from; recorded in ``attrs["age_source"]`` and in summaries.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy with the new columns. Existing columns are not overwritten.
+    """
+    out = population.copy()
+    added = []
+    for col, share in shares.items():
+        if not (0.0 <= float(share) <= 1.0):
+            msg = f"age share {col!r} must be between 0 and 1; got {share!r}."
+            raise ValueError(msg)
+        if col in out.columns:
+            continue
+        out[col] = out[POPULATION] * float(share)
+        added.append(col)
+    if added:
+        out.attrs["age_source"] = f"shares ({source}): " + ", ".join(
+            f"{c}={float(shares[c]):.4f}" for c in added
+        )
+        logger.info("population: %s", out.attrs["age_source"])
+    return out
+
+
+def age_shares_from_census(path: str | os.PathLike[str], code: int | str) -> dict[str, float]:
+    """Age shares for one county from a census table like ``china_census_2020``.
+
+    ``age_60_plus`` = AGES_60-64 + AGES_65P; ``age_0_3`` ≈ AGES_0 + ¾·AGES_1-4;
+    ``age_0_17`` ≈ AGES_0-14 + ⅗·AGES_15-19 (single years spread evenly in a band).
+
+    Parameters
+    ----------
+    path
+        CSV with ``CODE`` and ``AGES_*`` share columns.
+    code
+        The county code, e.g. 320508 for Gusu District, Suzhou.
+
+    Returns
+    -------
+    dict
+        ``{"age_60_plus": …, "age_0_3": …, "age_0_17": …}``.
+    """
+    df = pd.read_csv(path)
+    needed = ["CODE", "AGES_0", "AGES_1-4", "AGES_0-14", "AGES_15-19", "AGES_60-64", "AGES_65P"]
+    check_columns(df, needed, "census table", source=str(path))
+    row = df.loc[df["CODE"].astype(str) == str(code)]
+    if row.empty:
+        msg = f"census table {path} has no row with CODE {code}."
+        raise InputError(msg)
+    r = row.iloc[0]
+    return {
+        AGE_60_PLUS: float(r["AGES_60-64"] + r["AGES_65P"]),
+        AGE_0_3: float(r["AGES_0"] + 0.75 * r["AGES_1-4"]),
+        AGE_0_17: float(r["AGES_0-14"] + 0.6 * r["AGES_15-19"]),
+    }
+

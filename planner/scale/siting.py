@@ -8,7 +8,7 @@ d**: the districts are treated as independent MCLPs that share one budget of ``k
 Call ``OPT_d(j)`` the best newly covered population of district ``d`` with ``j`` sites;
 the decomposed problem is ``max sum_d OPT_d(k_d)`` over ``sum_d k_d = k``.
 
-This is a *restriction* of the whole-area MCLP (:func:`planner.siting.solve_mclp`): a site
+This is a *restriction* of the whole-area MCLP (:func:`planner.siting.mclp.solve_mclp`): a site
 near a border that would also reach the neighbour's cells gets no credit for them, and
 cells outside every district are not counted at all. So the decomposed objective is at most
 the whole-area optimum, and the bound reported here bounds the **decomposed** problem, not
@@ -53,19 +53,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planner.coverage import DISTRICT, NO_DISTRICT, _join_districts
+from planner.coverage import join_districts
 from planner.errors import InputError
-from planner.kinds import FacilityKind
+from planner.kinds import DEFAULT_SPACING_M, DISTRICT, NO_DISTRICT, FacilityKind
 from planner.network import WalkNetwork
-from planner.siting import (
-    SitingProblem,
-    SitingResult,
-    _greedy_coverage,
-    _prepare_candidates,
-    _resolve_kind,
-    candidate_sites,
-    solve_mclp,
-)
+from planner.scale.execute import dask_client
+from planner.siting.candidates import candidate_sites, prepare_candidates
+from planner.siting.greedy import greedy_coverage
+from planner.siting.mclp import solve_mclp
+from planner.siting.problem import SitingProblem, resolve_kind
+from planner.siting.result import SitingResult
 
 logger = logging.getLogger(__name__)
 
@@ -149,9 +146,9 @@ def _curve(problem: SitingProblem | None, k: int, exact: Mapping[str, Any] | Non
     if problem is None:
         return {"gains": [], "upper": np.zeros(k + 1), "cells": 0, "candidates": 0,
                 "coverable": 0.0, "covered_before": 0.0, "total": 0.0, "exact": [0.0]}  # fmt: skip
-    model = problem._cover_model
+    model = problem.cover_model
     kmax = min(k, problem.n_candidates)
-    sites, gains, _ = _greedy_coverage(model, kmax)
+    sites, gains, _ = greedy_coverage(model, kmax)
     coverable = float(model.w.sum())
     upper = np.full(k + 1, coverable)
     upper[0] = 0.0
@@ -276,7 +273,7 @@ def solve_mclp_by_district(
     districts: gpd.GeoDataFrame,
     district_column: str = DISTRICT,
     candidates: gpd.GeoDataFrame | None = None,
-    spacing_m: float = 100.0,
+    spacing_m: float = DEFAULT_SPACING_M,
     boundary: Any = None,
     split: str = "greedy",
     scheduler: Any = "serial",
@@ -290,7 +287,7 @@ def solve_mclp_by_district(
 
     Districts are independent here: a site counts only the cells of its own district (see
     the module docstring for the exact problem, and why the result is at most the
-    whole-area :func:`~planner.siting.solve_mclp` optimum). ``bound`` is a valid upper
+    whole-area :func:`~planner.siting.mclp.solve_mclp` optimum). ``bound`` is a valid upper
     bound for that decomposed problem.
 
     Parameters
@@ -354,7 +351,7 @@ def solve_mclp_by_district(
     if split not in ("greedy", "exact"):
         msg = f"split must be 'greedy' or 'exact'; got {split!r}."
         raise ValueError(msg)
-    kind = _resolve_kind(kind)
+    kind = resolve_kind(kind)
     if district_column not in districts.columns:
         msg = f"districts have no column {district_column!r}; they have {list(districts.columns)}."
         raise InputError(msg)
@@ -364,12 +361,12 @@ def solve_mclp_by_district(
     names = list(dict.fromkeys(dist[DISTRICT]))
 
     pop = population.to_crs(network.crs) if population.crs is not None else population
-    pop = _join_districts(pop.drop(columns=[DISTRICT], errors="ignore"), dist)
+    pop = join_districts(pop.drop(columns=[DISTRICT], errors="ignore"), dist)
     if candidates is None:
         cand = candidate_sites(network, spacing_m=spacing_m, boundary=boundary)
     else:
-        cand = _prepare_candidates(candidates, network.crs)
-    cand = _join_districts(cand.drop(columns=[DISTRICT], errors="ignore"), dist)
+        cand = prepare_candidates(candidates, network.crs)
+    cand = join_districts(cand.drop(columns=[DISTRICT], errors="ignore"), dist)
     outside = pop[DISTRICT] == NO_DISTRICT
     outside_pop = float(pd.to_numeric(pop.loc[outside, kind.target_column], errors="coerce").sum()) if (
         kind.target_column in pop.columns) else math.nan  # fmt: skip
@@ -393,9 +390,7 @@ def solve_mclp_by_district(
     close = None
     client: Any = None
     if scheduler not in (None, "serial"):
-        from planner.scale import _client
-
-        client, close = _client(scheduler, n_workers, None)
+        client, close = dask_client(scheduler, n_workers, None)
     try:
         if client is None:
             problems: dict[str, Any] = {d: _build_district(t) for d, t in tasks.items()}

@@ -1,37 +1,17 @@
-"""Read a tile's streets straight from an OSM file, with global component flags, in bounded memory.
+"""The street store: an OSM file scanned once into arrays on disk, so tiles never hold every street.
 
-Three tools serve :mod:`planner.scale` so that no process needs to hold every street:
+:func:`prepare_osm` streams the file in two passes (ways, then nodes) and keeps in memory, per
+walkable node, only its OSM id and component label (12 B per node; :class:`ComponentIndex`).
+It decides which components are *snappable* exactly as
+:meth:`~planner.network.WalkNetwork.from_osm_file` does, on the same node count (OSM nodes plus
+the nodes inserted by splitting long edges). Node coordinates, segment ends and lengths go to
+``.npy`` files (:class:`OsmStore`), so that :func:`~planner.scale.compute_coverage_tiled` cuts
+every tile's streets in one pass over the segments and each task builds, snaps and searches its
+own tile network.
 
-* :func:`osm_components` streams the whole file once (two physical passes: ways, then nodes)
-  and keeps, per walkable node, only its OSM id and component label (12 B per node; see
-  :class:`ComponentIndex`). It decides which components are *snappable* exactly as
-  :meth:`~planner.network.WalkNetwork.from_osm_file` does, on the same node count (OSM nodes
-  plus the nodes inserted by splitting long edges).
-* :func:`prepare_osm` runs that scan once and writes what tiles need to disk
-  (:class:`OsmStore`: node coordinates, segment ends and lengths as ``.npy``), so that
-  :func:`~planner.scale.compute_coverage_tiled` cuts every tile's streets in one pass over
-  the segments and each task builds, snaps and searches its own tile network.
-* :func:`read_tile_network` streams the file once per box and builds the
-  :class:`~planner.network.WalkNetwork` of the segments that cross a (padded) box, with the
-  global snappable flags.
-
-Why a tile read this way is exact
----------------------------------
-OSM files list every node before any way, so a single pass cannot know which nodes a way
-will need. The reader keeps the coordinates of nodes within ``box + margin_m`` only, then
-keeps the walkable segments whose two ends it knows and whose straight (projected) extent
-meets the box. A segment that meets the box has both ends within ``r * length`` of it
-(``r`` the projected-to-haversine stretch, a little over 1), so with ``margin_m`` at least
-``r`` × the longest segment of the file (recorded by :func:`osm_components`; the default
-margin is ``1.01 ×`` that plus 1 m) every segment that meets the box is kept whole, with the
-nodes inserted when it is split. The tile network therefore contains every node and edge of
-the whole network inside the box, and only true pieces of that network outside it: a walk
-that stays in the box has the same length in both. As a guard, a segment with one end in
-the box whose other end is in the file but was not kept raises :class:`NetworkError`.
-
-Nodes are numbered as :func:`~planner.network._parse_osm_xml` numbers them (sorted OSM id,
-then inserted nodes in segment order), so a tile's nodes and edges are an order-preserving
-subset of the whole network's, and searches settle ties in the same order.
+Nodes are numbered as :func:`~planner.io.osm.parse_osm` numbers them (sorted OSM id, then
+inserted nodes in segment order), so a tile's nodes and edges are an order-preserving subset of
+the whole network's, and searches settle ties in the same order.
 """
 
 from __future__ import annotations
@@ -54,18 +34,10 @@ from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from planner.errors import InputError, NetworkError
-from planner.network import (
-    Snapped,
-    WalkNetwork,
-    _file_digest,
-    _haversine_m,
-    _iter_osm,
-    _pieces,
-    _project,
-    _split_long_edges,
-    _stretch,
-    _utm_crs,
-)
+from planner.io.datums import haversine_m
+from planner.io.osm import check_osm_path, file_digest, iter_osm, project_xy, utm_crs
+from planner.kinds import DEFAULT_MAX_EDGE_M
+from planner.network import Snapped, edge_pieces, max_stretch, split_long_edges
 
 logger = logging.getLogger(__name__)
 
@@ -73,19 +45,6 @@ logger = logging.getLogger(__name__)
 _CHUNK = 50_000
 #: Bytes kept per walkable node by a :class:`ComponentIndex` (int64 id + int32 label).
 BYTES_PER_NODE = 12
-
-
-# ---------------------------------------------------------------------- streaming
-def _check_path(path: str | os.PathLike[str]) -> Path:
-    path = Path(path)
-    if not path.exists():
-        msg = f"network file {path} does not exist."
-        raise InputError(msg)
-    name = path.name.lower()
-    if not name.endswith((".osm", ".osm.bz2", ".osm.gz", ".xml", ".xml.bz2", ".osm.pbf", ".pbf")):
-        msg = f"{path}: unknown network file type; use .osm, .osm.bz2, .osm.gz or .osm.pbf."
-        raise InputError(msg)
-    return path
 
 
 def _copy(buf: array, dtype: Any) -> np.ndarray:
@@ -175,43 +134,6 @@ class ComponentIndex:
         return out
 
 
-def osm_components(
-    path: str | os.PathLike[str],
-    *,
-    max_edge_m: float | None = 50.0,
-    min_component_share: float = 0.01,
-) -> ComponentIndex:
-    """Connected components and snappable flags of an OSM file's walkable streets, streamed.
-
-    Gives the same snappable decision as :meth:`WalkNetwork.from_osm_file` with the same
-    ``max_edge_m`` and ``min_component_share``, without building the network. Pass 1 reads
-    only the walkable ways' node lists (8 B per reference); pass 2 reads only nodes, keeping
-    the coordinates of the walkable ones (16 B per node), to count the nodes that splitting
-    long segments will insert (``ceil(length / max_edge_m) - 1`` per segment, each in its
-    segment's component). Components are labelled with scipy's ``connected_components`` over
-    node positions (a few tens of bytes per segment while it runs). What is kept is
-    :data:`BYTES_PER_NODE` (12) bytes per walkable node.
-
-    Parameters
-    ----------
-    path
-        ``.osm``, ``.osm.bz2``, ``.osm.gz`` or ``.osm.pbf`` (needs pyosmium).
-    max_edge_m, min_component_share
-        As for :meth:`WalkNetwork.from_osm_file`.
-
-    Returns
-    -------
-    ComponentIndex
-
-    Examples
-    --------
-    >>> idx = osm_components("tests/data/west_oakland.osm.bz2")
-    >>> bool(idx.snappable_component[0]), idx.nbytes < 20 * len(idx.node_id) + 64
-    (True, True)
-    """
-    return _scan(path, max_edge_m=max_edge_m, min_component_share=min_component_share).components
-
-
 @dataclass(frozen=True, eq=False)
 class _Scan:
     """What one streaming scan learns: components, and the arrays a store keeps on disk."""
@@ -224,13 +146,13 @@ class _Scan:
 
 
 def _scan(path: str | os.PathLike[str], *, max_edge_m: float | None, min_component_share: float) -> _Scan:
-    path = _check_path(path)
+    path = check_osm_path(path)
     if max_edge_m is not None and max_edge_m <= 0:
         msg = f"max_edge_m must be positive; got {max_edge_m!r}."
         raise ValueError(msg)
     t0 = time.perf_counter()
     refs, way_len = array("q"), array("q")
-    for kind, w in _iter_osm(path, nodes=False, ways=True):
+    for kind, w in iter_osm(path, nodes=False, ways=True):
         if kind == "w":
             refs.extend(w)
             way_len.append(len(w))
@@ -250,7 +172,7 @@ def _scan(path: str | os.PathLike[str], *, max_edge_m: float | None, min_compone
         lonlat[pos[hit], 1] = _copy(lat_buf, float)[hit]
         del ids_buf[:], lon_buf[:], lat_buf[:]
 
-    for _, (i, lon, lat) in _iter_osm(path, nodes=True, ways=False):
+    for _, (i, lon, lat) in iter_osm(path, nodes=True, ways=False):
         ids_buf.append(i)
         lon_buf.append(lon)
         lat_buf.append(lat)
@@ -282,11 +204,11 @@ def _scan(path: str | os.PathLike[str], *, max_edge_m: float | None, min_compone
     max_segment_m = 0.0
     for s in range(0, len(pa), _CHUNK):
         a, b = pa[s : s + _CHUNK], pb[s : s + _CHUNK]
-        length = _haversine_m(lonlat[a], lonlat[b])
+        length = haversine_m(lonlat[a, 0], lonlat[a, 1], lonlat[b, 0], lonlat[b, 1])
         length_m[s : s + _CHUNK] = length
         loop = a == b  # self-loops are dropped before splitting
         if max_edge_m is not None:
-            k = _pieces(length, max_edge_m) - 1
+            k = edge_pieces(length, max_edge_m) - 1
             extra[s : s + _CHUNK] = np.where(loop, 0, k)
         if (~loop).any():
             max_segment_m = max(max_segment_m, float(length[~loop].max()))
@@ -318,154 +240,6 @@ def _scan(path: str | os.PathLike[str], *, max_edge_m: float | None, min_compone
         path, n, n_total, n_comp, int(big.sum()), idx.nbytes / 2**20, time.perf_counter() - t0,
     )  # fmt: skip
     return _Scan(idx, pa, pb, lonlat, length_m)
-
-
-# ---------------------------------------------------------------------- one tile
-def read_tile_network(
-    path: str | os.PathLike[str],
-    box: tuple[float, float, float, float],
-    *,
-    crs: Any,
-    components: ComponentIndex,
-    max_edge_m: float | None = 50.0,
-    margin_m: float | None = None,
-) -> WalkNetwork:
-    """The walk network of the streets that meet a box, read in one pass with global flags.
-
-    Only the nodes within ``box + margin_m`` are held while reading (see the module
-    docstring for why the result is exact). Inside the box the network equals the whole
-    file's (:meth:`WalkNetwork.from_osm_file` with the same ``crs`` and ``max_edge_m``):
-    same nodes, edges, lengths and snappable flags, numbered in the same relative order.
-
-    Parameters
-    ----------
-    path
-        The OSM file that ``components`` was computed from.
-    box
-        ``(xmin, ymin, xmax, ymax)`` in ``crs`` (e.g. a tile's core padded by its halo).
-    crs
-        The metric CRS of the whole network (tiles must share it).
-    components
-        From :func:`osm_components` on the same file.
-    max_edge_m
-        Split longer segments; must equal the one ``components`` used.
-    margin_m
-        Extra distance around the box for segment ends (default: ``1.01 ×`` the longest
-        segment + 1 m).
-
-    Returns
-    -------
-    WalkNetwork
-        ``source`` names the file and the box.
-    """
-    path = _check_path(path)
-    crs = pyproj.CRS.from_user_input(crs)
-    if max_edge_m != components.params.get("max_edge_m"):
-        msg = (
-            f"max_edge_m={max_edge_m!r} differs from the components' "
-            f"{components.params.get('max_edge_m')!r}; compute both with the same value."
-        )
-        raise ValueError(msg)
-    x0, y0, x1, y1 = (float(b) for b in box)
-    if not (x0 <= x1 and y0 <= y1):
-        msg = f"box must be (xmin, ymin, xmax, ymax); got {box!r}."
-        raise ValueError(msg)
-    margin = 1.01 * components.max_segment_m + 1.0 if margin_m is None else float(margin_m)
-    t0 = time.perf_counter()
-    transformer = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    kept_id: list[np.ndarray] = []
-    kept_ll: list[np.ndarray] = []
-    ids_buf, lon_buf, lat_buf = array("q"), array("d"), array("d")
-
-    def flush() -> None:
-        if not len(ids_buf):
-            return
-        ll = np.column_stack([_copy(lon_buf, float), _copy(lat_buf, float)])
-        x, y = transformer.transform(ll[:, 0], ll[:, 1])
-        near = (x >= x0 - margin) & (x <= x1 + margin) & (y >= y0 - margin) & (y <= y1 + margin)
-        kept_id.append(_copy(ids_buf, np.int64)[near])
-        kept_ll.append(ll[near])
-        del ids_buf[:], lon_buf[:], lat_buf[:]
-
-    refs, way_len = array("q"), array("q")
-    node_ids = np.zeros(0, np.int64)
-    node_ll = np.zeros((0, 2))
-    in_ways = False
-    for kind, item in _iter_osm(path, nodes=True, ways=True):
-        if kind == "n":
-            if in_ways:  # one pass needs every node before the ways
-                msg = f"{path} lists nodes after ways; sort it first: osmium sort {path.name} -o sorted.osm.pbf"
-                raise NetworkError(msg)
-            ids_buf.append(item[0])
-            lon_buf.append(item[1])
-            lat_buf.append(item[2])
-            if len(ids_buf) >= _CHUNK:
-                flush()
-            continue
-        if not in_ways:  # the nodes are over: index the ones near the box
-            flush()
-            in_ways = True
-            node_ids, node_ll = _sorted_nodes(kept_id, kept_ll)
-            kept_id, kept_ll = [], []
-        if kind != "w":
-            continue
-        # keep the way's refs only if it touches a kept node (most ways do not)
-        w = np.fromiter(item, np.int64, len(item))
-        if (_member(node_ids, w) >= 0).any():
-            refs.extend(item)
-            way_len.append(len(item))
-    if not in_ways:
-        flush()
-        node_ids, node_ll = _sorted_nodes(kept_id, kept_ll)
-
-    a_id, b_id = _way_pairs(refs, way_len)
-    pa, pb = _member(node_ids, a_id), _member(node_ids, b_id)
-    xy_all = _project(node_ll, crs)
-    complete = (pa >= 0) & (pb >= 0)
-    # guard: a segment with one end in the box must have its other end here, if it is in the file
-    in_box = (xy_all[:, 0] >= x0) & (xy_all[:, 0] <= x1) & (xy_all[:, 1] >= y0) & (xy_all[:, 1] <= y1)
-    half_a = (pa >= 0) & (pb < 0)
-    half_b = (pb >= 0) & (pa < 0)
-    far = np.concatenate([b_id[half_a][in_box[pa[half_a]]], a_id[half_b][in_box[pb[half_b]]]])
-    if len(far) and (_member(components.node_id, far) >= 0).any():
-        msg = (
-            f"{path}: a street segment leaves box {box} farther than margin_m={margin:.0f} m; "
-            "use a larger margin_m."
-        )
-        raise NetworkError(msg)
-    pa, pb = pa[complete], pb[complete]
-    xa, xb = xy_all[pa], xy_all[pb]
-    meets = (
-        (np.minimum(xa[:, 0], xb[:, 0]) <= x1) & (np.maximum(xa[:, 0], xb[:, 0]) >= x0)
-        & (np.minimum(xa[:, 1], xb[:, 1]) <= y1) & (np.maximum(xa[:, 1], xb[:, 1]) >= y0)
-    )  # fmt: skip
-    pa, pb = pa[meets], pb[meets]
-    if len(pa) == 0:
-        msg = f"{path}: no walkable street meets box {box}."
-        raise NetworkError(msg)
-    used = np.unique(np.concatenate([pa, pb]))
-    u, v = np.searchsorted(used, pa), np.searchsorted(used, pb)
-    ll = node_ll[used]
-    ids = node_ids[used]
-    length = _haversine_m(ll[u], ll[v])
-    net = WalkNetwork.from_edges(
-        xy_all[used], u, v, length, crs=crs, node_id=ids, max_edge_m=max_edge_m,
-        min_component_share=components.params["min_component_share"],
-        source=f"{path}[{x0:.0f},{y0:.0f},{x1:.0f},{y1:.0f}]",
-        snappable=components.snappable(ids),
-    )  # fmt: skip
-    logger.info(
-        "tile network of %s: %d nodes, %d edges (%d nodes held near the box), %.2f s",
-        path, net.n_nodes, len(net.edges), len(node_ids), time.perf_counter() - t0,
-    )  # fmt: skip
-    return net
-
-
-def _sorted_nodes(ids: list[np.ndarray], lonlat: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    i = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-    ll = np.concatenate(lonlat) if lonlat else np.zeros((0, 2))
-    order = np.argsort(i, kind="stable")
-    return i[order], ll[order]
 
 
 # ---------------------------------------------------------------------- the store
@@ -649,12 +423,12 @@ class OsmStore:
         for s in range(0, self.n_segments, chunk):
             t = self.tile_arrays(np.arange(s, min(s + chunk, self.n_segments)))
             keep = t["u"] != t["v"]
-            xy, _, _, _, _ = _split_long_edges(
+            xy, _, _, _, _ = split_long_edges(
                 t["node_xy"], t["node_id"], t["u"][keep], t["v"][keep], t["length_m"][keep], max_edge_m
             )
             new = xy[len(t["node_xy"]) :]
             if len(new):  # inserted nodes take their segment's flag
-                k = _pieces(t["length_m"][keep], max_edge_m) - 1
+                k = edge_pieces(t["length_m"][keep], max_edge_m) - 1
                 yield new, np.repeat(t["snappable"][t["u"][keep]], k)
 
 
@@ -663,13 +437,13 @@ def prepare_osm(
     folder: str | os.PathLike[str],
     *,
     crs: Any = None,
-    max_edge_m: float | None = 50.0,
+    max_edge_m: float | None = DEFAULT_MAX_EDGE_M,
     min_component_share: float = 0.01,
     density_cell_m: float = 1000.0,
 ) -> OsmStore:
     """Scan an OSM file once and keep what per-tile reading needs (see :class:`OsmStore`).
 
-    Reads the file in two streaming passes (:func:`osm_components`), then writes node
+    Reads the file in two streaming passes, then writes node
     coordinates, segment ends and lengths to ``folder`` as ``.npy``. A folder already
     prepared from the same file and options is reused.
 
@@ -698,14 +472,14 @@ def prepare_osm(
     ...     store.crs.to_string(), store.stretch >= 1.0
     ('EPSG:32610', True)
     """
-    path = _check_path(path)
+    path = check_osm_path(path)
     folder = Path(folder)
     if density_cell_m <= 0:
         msg = f"density_cell_m must be positive; got {density_cell_m!r}."
         raise ValueError(msg)
     t0 = time.perf_counter()
     crs_key = None if crs is None else pyproj.CRS.from_user_input(crs).to_wkt()
-    key = {"version": _STORE_VERSION, "digest": _file_digest(path), "crs": crs_key,
+    key = {"version": _STORE_VERSION, "digest": file_digest(path), "crs": crs_key,
            "max_edge_m": max_edge_m, "min_component_share": min_component_share,
            "density_cell_m": float(density_cell_m)}  # fmt: skip
     old = _load_store(path, folder, key)
@@ -713,15 +487,15 @@ def prepare_osm(
         logger.info("reusing the street store in %s", folder)
         return old
     scan = _scan(path, max_edge_m=max_edge_m, min_component_share=min_component_share)
-    target = pyproj.CRS.from_user_input(crs) if crs is not None else _utm_crs(scan.lonlat)
+    target = pyproj.CRS.from_user_input(crs) if crs is not None else utm_crs(scan.lonlat)
     if not target.is_projected:
         msg = f"the network needs a metric CRS; got {target.to_string()}."
         raise InputError(msg)
-    xy = _project(scan.lonlat, target)
+    xy = project_xy(scan.lonlat, target)
     pa, pb, length = scan.seg_a, scan.seg_b, scan.length_m
     # stretch, as scale.network_stretch over the whole network (split pieces share their
     # segment's ratio up to rounding, hence the wider margin)
-    stretch = _stretch(xy[pa], xy[pb], length)
+    stretch = max_stretch(xy[pa], xy[pb], length)
     if not np.isfinite(stretch):
         msg = f"{path} has segments of length 0 between distinct points; tiles cannot bound walks."
         raise NetworkError(msg)
@@ -730,7 +504,7 @@ def prepare_osm(
     loop = pa == pb
     pieces = np.where(loop, 0, 1)
     if max_edge_m is not None:
-        pieces = np.where(loop, 0, _pieces(length, max_edge_m))
+        pieces = np.where(loop, 0, edge_pieces(length, max_edge_m))
     # at most ~4 M squares, even if a stray node stretches the extent
     extent = float(np.prod(np.maximum(xy.max(axis=0) - xy.min(axis=0), 1.0)))
     density_cell_m = max(float(density_cell_m), float(np.sqrt(extent / 4e6)))

@@ -1,0 +1,98 @@
+"""``planner map``: a self-contained HTML coverage map for officials."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from planner.cli.common import add_study_arguments, echo, study_from_args
+from planner.errors import InputError
+from planner.maps.builders import coverage_map, siting_map
+from planner.maps.export import save_map
+from planner.pipeline import StudyResult, run_study
+
+SHOWCASE_COMMAND = (
+    "planner map --study data/las_palmas/study.toml --kinds eldercare,nursery --sites --out maps/showcase.html"
+)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``map`` to the CLI's subparsers.
+
+    Parameters
+    ----------
+    subparsers
+        What ``ArgumentParser.add_subparsers()`` returned.
+    """
+    p = subparsers.add_parser(
+        "map",
+        help="an offline HTML map of coverage (for officials)",
+        description=(
+            "Compute coverage for a study and write one self-contained HTML map: Leaflet is "
+            "inlined and nothing is loaded from the internet unless --tiles is given."
+        ),
+    )
+    add_study_arguments(p)
+    p.add_argument("--out", type=Path, required=True, help="the HTML file to write, e.g. maps/city.html")
+    p.add_argument("--title", help="map title (default: '15-minute walking coverage')")
+    p.add_argument("--tiles", help="XYZ tile URL of a basemap, e.g. an intranet server (default: none)")
+    p.add_argument("--tiles-attribution", help="credit shown for --tiles (required with it)")
+    p.add_argument("--no-service-areas", action="store_true", help="leave out the facilities' walk areas")
+    p.add_argument("--sites", action="store_true",
+                   help="also solve the study's [siting] table and draw the proposed sites (rank, gain)")
+    p.add_argument("--max-vector-cells", type=int,
+                   help="above this many cells, draw walking times as an image (default 20000)")  # fmt: skip
+    p.set_defaults(func=run_map_command)
+
+
+def map_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``[map]`` fields given on the command line."""
+    given = {"title": args.title, "tiles": args.tiles, "tiles_attribution": args.tiles_attribution,
+             "max_vector_cells": args.max_vector_cells, "sites": True if args.sites else None,
+             "service_areas": False if args.no_service_areas else None}  # fmt: skip
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def run_map_command(args: argparse.Namespace) -> int:
+    """Run ``planner map``: read the study, compute coverage (and its sites), write the map.
+
+    Parameters
+    ----------
+    args
+        Parsed arguments of the ``map`` subcommand.
+
+    Returns
+    -------
+    int
+        The exit code (0).
+    """
+    if args.out.suffix.lower() not in (".html", ".htm"):
+        msg = f"--out must be an .html file; got {args.out}."
+        raise InputError(msg)
+    study = study_from_args(args)
+    study = study.override(map=map_overrides(args))
+    if study.map.sites and study.siting is None:
+        msg = "--sites needs a [siting] table in the study file (kind, new, model); see data/las_palmas/study.toml."
+        raise InputError(msg)
+    result = run_study(study, use_cache=not args.no_cache, siting=study.map.sites,
+                       targets=False)  # fmt: skip
+    path = save_map(study_map(result), args.out)
+    echo(args, f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB; opens offline)")
+    return 0
+
+
+def study_map(result: StudyResult) -> Any:
+    """The coverage map of a study run, with its proposed sites when it has them."""
+    study, settings = result.study, result.study.map
+    try:
+        m = coverage_map(
+            result.coverage, result.network, districts=result.districts, boundary=result.inputs.boundary,
+            lang=study.lang, title=settings.title, tiles=settings.tiles, tiles_attribution=settings.tiles_attribution,
+            service_areas=settings.service_areas, max_vector_cells=settings.max_vector_cells,
+        )  # fmt: skip
+    except ValueError as exc:  # bad tiles URL and the like: a one-line message
+        raise InputError(str(exc)) from exc
+    if result.siting is not None:
+        m = siting_map(result.siting, result.network, lang=study.lang, service_areas=settings.service_areas, m=m)
+    return m

@@ -1,0 +1,190 @@
+"""``planner site``: where the next facilities of one kind should go.
+
+Settings come from the command line, then from the ``[siting]`` table of the study file, then
+from defaults (:class:`~planner.study.SitingSettings`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+from planner.cli.common import add_study_arguments, positive, quiet, study_from_args, wrote
+from planner.cli.format import format_result
+from planner.errors import InputError
+from planner.io.write import RunFolder, write_table
+from planner.pipeline import load_inputs, relative_paths, run_study, study_record, write_siting
+from planner.scale.siting import solve_mclp_by_district
+from planner.siting.models import COMMON_OPTIONS, MODELS
+from planner.study import SOLVERS, SitingSettings, StudyArea
+
+logger = logging.getLogger("planner")
+
+# command-line destinations that are [siting] fields
+_FIELDS = tuple(f.name for f in dataclasses.fields(SitingSettings))
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        msg = f"expected a whole number of sites, 1 or more; got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return n
+
+
+def register(subparsers: Any) -> None:
+    """Add ``site`` to the CLI's subparsers.
+
+    Parameters
+    ----------
+    subparsers
+        What ``ArgumentParser.add_subparsers()`` returned.
+    """
+    p = subparsers.add_parser(
+        "site",
+        help="propose new sites for one kind (MCLP, LSCP, p-median), solved to a proven optimum",
+        description=(
+            "Choose where new facilities of one kind should go. Existing facilities stay; the "
+            "people they cover are not counted again. Settings not given here come from the "
+            "[siting] table of --study."
+        ),
+    )
+    add_study_arguments(p)
+    p.add_argument("--kind", help="facility kind to site, e.g. eldercare")
+    p.add_argument("--new", type=_count, help="number of new sites (mclp, cmclp, pmedian)")
+    p.add_argument("--model", choices=list(MODELS),
+                   help="mclp: cover the most people; cmclp: mclp with capacities; lscp: fewest "
+                        "sites for full coverage (or --share); pmedian: least walking time")  # fmt: skip
+    p.add_argument("--share", type=positive, help="lscp: reach this coverage share (0-1, or a percentage)")
+    p.add_argument("--candidates", type=Path, help="candidate sites (points; optional cost, capacity)")
+    p.add_argument("--spacing-m", type=positive, help="spacing of network candidates (default 100 m)")
+    p.add_argument("--demand-candidates", type=_count,
+                   help="add this many candidates at centres of uncovered people (k-means)")  # fmt: skip
+    p.add_argument("--capacity", type=positive,
+                   help="capacity of each new site in the kind's unit (beds, slots…); implies cmclp")  # fmt: skip
+    p.add_argument("--people-per-unit", type=positive, help="people served per unit of capacity (default 1)")
+    p.add_argument("--budget", type=positive, help="mclp: limit on the total cost of new sites")
+    p.add_argument("--time-limit", dest="time_limit_s", type=positive, help="solver time limit, s (default 60)")
+    p.add_argument("--mip-gap", type=float, help="stop at this relative gap on newly covered people (default 0)")
+    p.add_argument("--solver", choices=SOLVERS, help="auto (default), highs, scipy or greedy only")
+    p.add_argument("--max-minutes", type=positive, help="longest walk searched (pmedian: beyond counts as this)")
+    p.add_argument("--seed", type=int, help="seed for k-means candidates and the solver (default 0)")
+    p.add_argument("--from-scratch", action="store_true", default=None,
+                   help="allow a kind with no existing facility")  # fmt: skip
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--by-district", action="store_true",
+                   help="split the --new budget across districts by marginal gain and solve each district "
+                        "on its own (province scale); reports a bound for that split-up problem")
+    p.add_argument("--split", choices=("greedy", "exact"), default="greedy",
+                   help="with --by-district: budget split by greedy marginal gains or exactly (slower)")
+    p.add_argument("--scheduler", default="serial",
+                   help="with --by-district: serial, threads, local (Dask LocalCluster) or a scheduler address")
+    p.set_defaults(func=run_site_command)
+
+
+def siting_overrides(args: argparse.Namespace, study: StudyArea) -> dict[str, Any]:
+    """``[siting]`` fields given on the command line.
+
+    When the command line changes the model, what the study file set for the old model and
+    the new one does not take (``new`` for the LSCP, ``share`` for the others, ``budget``…)
+    is dropped: an option the new model ignores is an error only when given here.
+    """
+    given = {k: getattr(args, k) for k in _FIELDS if getattr(args, k, None) is not None}
+    if "candidates" in given:
+        given["candidates"] = Path(given["candidates"]).resolve()
+    current = study.siting or SitingSettings()
+    model = given.get("model")
+    if model is not None and model != current.model:
+        spec = MODELS[model]
+        takes = COMMON_OPTIONS | spec.options
+        for key, unused in (("new", not spec.needs_k), ("share", "share" not in takes),
+                            ("budget", "budget" not in takes), ("people_per_unit", "people_per_unit" not in takes)):
+            if unused and key not in given and getattr(current, key) is not None:
+                logger.info("[siting] %s from the study file does not apply to model %s; left out", key, model)
+                given[key] = None
+    return given
+
+
+def run_site_command(args: argparse.Namespace) -> int:
+    """Run ``planner site``: the study with its [siting] settings overridden, solved and written.
+
+    Parameters
+    ----------
+    args
+        Parsed arguments.
+
+    Returns
+    -------
+    int
+        The exit code.
+    """
+    if getattr(args, "study", None) is None and all(
+        getattr(args, n, None) is None for n in ("network", "population", "facilities")
+    ) and Path("study.toml").exists():  # fmt: skip
+        args.study = Path("study.toml")
+    study = study_from_args(args)
+    study = study.override(siting=siting_overrides(args, study))
+    settings = study.siting
+    if settings is None or settings.kind is None:
+        msg = "say which kind to site: --kind eldercare (or kind = \"...\" in [siting])."
+        raise InputError(msg)
+    run = RunFolder(args.out)
+    study = study.select_kinds([settings.kind])
+    if args.by_district:
+        return _run_by_district(args, study, run)
+    result = run_study(study, use_cache=not args.no_cache, targets=False,
+                       progress=not quiet(args))  # fmt: skip
+    assert result.siting is not None and result.siting_problem is not None
+    out = Path(args.out)
+    with run:
+        write_siting(result.siting, run)
+        record = {"study": study_record(study, out), "problem": dict(result.siting_problem.params),
+                  "siting": dict(result.siting.params), "timings": dict(result.timings)}  # fmt: skip
+        run.finish(relative_paths(record, out))
+    if not quiet(args):
+        print(format_result(result.siting, result.siting_problem))
+    wrote(args, run.written)
+    return 0
+
+
+def _run_by_district(args: argparse.Namespace, study: StudyArea, run: RunFolder) -> int:
+    """``planner site --by-district``: MCLP with the budget split across districts."""
+    s = study.siting
+    assert s is not None and s.kind is not None
+    if study.districts_path is None:
+        msg = "--by-district needs districts: a [districts] table in the study file."
+        raise InputError(msg)
+    if s.model_name != "mclp" or not s.new:
+        msg = "--by-district solves MCLP only: give --new K (and --model mclp)."
+        raise InputError(msg)
+    inputs = load_inputs(study, use_cache=not args.no_cache)
+    kind = study.kinds[s.kind]
+    result = solve_mclp_by_district(
+        inputs.network, inputs.population, inputs.facilities, kind, int(s.new), districts=inputs.districts,
+        split=args.split, scheduler=args.scheduler, spacing_m=s.spacing_m, time_limit_s=s.time_limit_s,
+        seed=s.seed, max_snap_m=study.max_snap_m,
+    )  # fmt: skip
+    out = Path(args.out)
+    with run:
+        write_table(result.sites.drop(columns="geometry", errors="ignore"), run.path("sites.csv"))
+        write_table(result.allocation, run.path("allocation_by_district.csv"))
+        record = {"study": study_record(study, out),
+                  "by_district": {"kind": kind.name, "k": result.k, "objective": result.objective,
+                                  "bound": result.bound, "gap": result.gap, "status": result.status,
+                                  "split": args.split, "scheduler": str(args.scheduler),
+                                  "bound_is": "for the split-up problem (a site serves its own district only)"}}
+        run.finish(relative_paths(record, out))
+    if not quiet(args):
+        print(f"{kind.name}: {result.k} new sites split across {len(result.allocation)} districts "
+              f"({args.split} split); objective {result.objective:,.0f} newly covered, bound "
+              f"{result.bound:,.0f}, gap {result.gap:.3%} (bound for the split-up problem)")
+        alloc = result.allocation
+        print(alloc[alloc["k"] > 0].to_string(index=False))
+    wrote(args, run.written)
+    return 0

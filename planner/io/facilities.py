@@ -1,0 +1,237 @@
+"""Reading facility points: kinds from a column or a mapping, names, capacities, duplicates merged."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from planner._validate import check_columns, check_unique_index, row_list
+from planner.errors import InputError
+from planner.io.files import NAME_ALIASES, PathLike, pick_column, read_any
+from planner.kinds import CAPACITY, DEFAULT_MERGE_WITHIN_M, FACILITY_ID, KIND, NAME
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------- facilities
+def read_facilities(
+    path: PathLike,
+    *,
+    kind_column: str = KIND,
+    kind_map: Mapping[str, str] | None = None,
+    name_column: str = NAME,
+    capacity_column: str | None = CAPACITY,
+    id_column: str | None = None,
+    lon_column: str = "lon",
+    lat_column: str = "lat",
+    layer: str | None = None,
+    assume_crs: Any = None,
+    merge_within_m: float | None = DEFAULT_MERGE_WITHIN_M,
+    coord_system: str | int | None = None,
+    encoding: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read facility points and give them the columns planner uses.
+
+    Parameters
+    ----------
+    path
+        CSV or Excel (.xlsx) with lon/lat columns, GeoJSON, GeoPackage, Shapefile or
+        GeoParquet.
+    kind_column
+        Column holding the kind, or a source category that ``kind_map`` translates.
+    kind_map
+        Source value → kind, e.g. ``{"amenity=kindergarten": "nursery"}`` or
+        ``{"nursery": "nursery"}``. Rows whose value is not mapped are left out, with a
+        log line counting them by value.
+    name_column, capacity_column, id_column
+        Source columns for the name, the capacity (optional) and a unique id (default:
+        ``osm_type/osm_id`` when present, else the row number).
+    lon_column, lat_column
+        Coordinate columns of a CSV or Excel sheet (any names, Chinese too). When left at
+        ``"lon"``/``"lat"`` and missing, ``lng``/``longitude``/``经度`` and
+        ``latitude``/``纬度`` are recognised. ``name_column`` likewise falls back to ``名称``.
+    layer
+        Layer of a GeoPackage, or sheet name of an Excel file (default: the first sheet).
+    assume_crs
+        CRS to use when the file declares none.
+    coord_system
+        Datum of the coordinates: ``"wgs84"``, ``"cgcs2000"``, ``"gcj02"`` (Amap, Tencent),
+        ``"bd09"`` (Baidu) or a CRS such as ``"EPSG:4490"`` or ``32650``. GCJ-02 and BD-09
+        are converted to WGS-84 on load, before any metric work (points outside China's
+        box are left unchanged, as the datums define), and the log says how many points
+        moved and by how much. None: the file's own CRS (CSV: WGS-84).
+    encoding
+        Text encoding of a CSV or shapefile, e.g. ``"gbk"``. None: a CSV is read as UTF-8,
+        else GBK; a shapefile honours its ``.cpg``. Text that looks mis-decoded
+        (mojibake) gives a UserWarning naming the column and rows.
+    merge_within_m
+        Merge rows of the same kind whose names match (ignoring case, accents and small
+        words) and that lie within this many metres: OSM often maps one care home as a
+        node, a way and a relation. None: keep all rows.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed by ``facility_id``; columns ``kind``, ``name``, ``capacity`` (float, NaN
+        where unknown), the other source columns, point geometry in the file's CRS.
+
+    Examples
+    --------
+    >>> f = read_facilities("data/las_palmas/facilities.geojson", kind_column="category",
+    ...                     kind_map={"eldercare": "eldercare", "nursery": "nursery"})
+    >>> f["kind"].value_counts().to_dict()
+    {'nursery': 20, 'eldercare': 7}
+    """
+    gdf = read_any(path, "facilities", layer=layer, lon_column=lon_column, lat_column=lat_column,
+                    assume_crs=assume_crs, coord_system=coord_system, encoding=encoding)  # fmt: skip
+    src = str(path)
+    check_columns(gdf, [kind_column], "facilities", source=src)
+    gdf = gdf.copy()
+    name_column = pick_column(gdf, name_column, NAME, NAME_ALIASES)
+    if id_column is not None:
+        check_columns(gdf, [id_column], "facilities", source=src)
+        ids = gdf[id_column].astype(str)
+        dup = ids.duplicated(keep=False).to_numpy()
+        if dup.any():
+            first = gdf.attrs.get("first_row", 0)
+            rows = [first + i for i in np.flatnonzero(dup)] if first else list(gdf.index[dup])
+            msg = (
+                f"facilities ({src}) has duplicate ids {row_list(ids[dup].unique())} in column "
+                f"{id_column!r}, rows {row_list(rows)}; give every row a unique id, or drop the "
+                "repeated rows."
+            )
+            raise InputError(msg)
+        gdf.index = pd.Index(ids, name=FACILITY_ID)
+    elif {"osm_type", "osm_id"} <= set(gdf.columns):
+        gdf.index = pd.Index(gdf["osm_type"].astype(str) + "/" + gdf["osm_id"].astype(str),
+                             name=FACILITY_ID)  # fmt: skip
+    else:
+        gdf.index = pd.Index([f"{Path(path).stem}-{i}" for i in range(len(gdf))], name=FACILITY_ID)
+    check_unique_index(gdf, "facilities", source=src)
+
+    kinds = gdf[kind_column]
+    if kind_map is not None:
+        mapped = kinds.map(dict(kind_map))
+        left = kinds[mapped.isna()]
+        if len(left):
+            counts = left.fillna("<empty>").value_counts().to_dict()
+            logger.info("facilities %s: %d rows with no kind mapping left out: %s",
+                        src, len(left), counts)  # fmt: skip
+        gdf = gdf.loc[mapped.notna()].copy()
+        gdf[KIND] = mapped[mapped.notna()].astype(str)
+    else:
+        missing = gdf.index[kinds.isna() | (kinds.astype(str).str.strip() == "")]
+        if len(missing):
+            msg = f"facilities ({src}) column {kind_column!r} is empty in rows {row_list(missing)}."
+            raise InputError(msg)
+        gdf[KIND] = kinds.astype(str).str.strip()
+    if len(gdf) == 0:
+        msg = f"facilities ({src}): no row maps to a facility kind; check kind_map {dict(kind_map or {})}."
+        raise InputError(msg)
+
+    gdf[NAME] = gdf[name_column].fillna("").astype(str) if name_column in gdf.columns else ""
+    if capacity_column is not None and capacity_column in gdf.columns:
+        cap = pd.to_numeric(gdf[capacity_column], errors="coerce")
+        bad = gdf.index[cap.isna() & gdf[capacity_column].notna()
+                        & (gdf[capacity_column].astype(str).str.strip() != "")]  # fmt: skip
+        if len(bad):
+            msg = (
+                f"facilities ({src}) column {capacity_column!r} has non-numeric values in rows "
+                f"{row_list(bad)}; use a number of places (or leave it empty)."
+            )
+            raise InputError(msg)
+        if (cap < 0).any():
+            msg = f"facilities ({src}) column {capacity_column!r} is negative in rows {row_list(gdf.index[cap < 0])}."
+            raise InputError(msg)
+        gdf[CAPACITY] = cap.astype(float)
+    else:
+        gdf[CAPACITY] = np.nan
+
+    geoms = gdf.geometry.to_numpy()
+    not_point = shapely.get_type_id(geoms) != 0
+    if not_point.any():
+        logger.info("facilities %s: %d polygons/lines reduced to a point on their surface",
+                    src, int(not_point.sum()))  # fmt: skip
+        gdf.loc[not_point, "geometry"] = shapely.point_on_surface(geoms[not_point])
+    if merge_within_m:
+        gdf = merge_duplicate_facilities(gdf, within_m=merge_within_m)
+    gdf.attrs["source"] = src
+    return gdf
+
+
+_SMALL_WORDS = frozenset({"de", "la", "el", "los", "las", "del", "y", "the", "of", "and", "a"})
+
+
+def _name_tokens(name: str) -> frozenset[str]:
+    text = unicodedata.normalize("NFKD", name.lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    words = re.findall(r"\w+", text)
+    return frozenset(w for w in words if w not in _SMALL_WORDS and len(w) > 1)
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Names match when most words of the shorter one appear in the longer one."""
+    ta, tb = _name_tokens(a), _name_tokens(b)
+    if not ta or not tb:
+        return a.strip() == b.strip() != ""
+    return len(ta & tb) / min(len(ta), len(tb)) >= 0.6
+
+
+def merge_duplicate_facilities(facilities: gpd.GeoDataFrame, *, within_m: float = DEFAULT_MERGE_WITHIN_M) -> gpd.GeoDataFrame:
+    """Merge rows of one kind with matching names within ``within_m`` metres.
+
+    The first row of each group is kept; its capacity is the group's largest known one.
+
+    Parameters
+    ----------
+    facilities
+        Output of :func:`read_facilities` (any CRS).
+    within_m
+        Distance limit in metres.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The facilities, each place once.
+    """
+    if len(facilities) < 2:
+        return facilities
+    metric = facilities if facilities.crs.is_projected else facilities.to_crs(facilities.estimate_utm_crs())
+    xy = shapely.get_coordinates(metric.geometry.to_numpy())
+    parent = np.arange(len(facilities))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return int(i)
+
+    kinds = facilities[KIND].to_numpy()
+    names = facilities[NAME].to_numpy()
+    for i, j in sorted(cKDTree(xy).query_pairs(within_m)):
+        if kinds[i] == kinds[j] and _same_name(names[i], names[j]):
+            ri, rj = find(i), find(j)
+            parent[max(ri, rj)] = min(ri, rj)  # the first row of a group stays its root
+    roots = np.array([find(i) for i in range(len(facilities))])
+    if (roots == np.arange(len(facilities))).all():
+        return facilities
+    out = facilities.copy()
+    for root in np.unique(roots):
+        members = np.flatnonzero(roots == root)
+        if len(members) > 1:
+            ids = list(facilities.index[members])
+            out.iloc[root, out.columns.get_loc(CAPACITY)] = facilities[CAPACITY].iloc[members].max()
+            logger.info("merged %d facility rows within %g m into %s (%r): %s",
+                        len(members), within_m, ids[0], names[root], ids[1:])  # fmt: skip
+    return out.iloc[np.unique(roots)]
+

@@ -1,0 +1,413 @@
+"""Reading any vector file, lon/lat CSV or Excel sheet into a GeoDataFrame: encodings, datums, checks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from planner._validate import row_list
+from planner.errors import InputError
+from planner.io import datums
+
+logger = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+_VECTOR = (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".zip")
+_PARQUET = (".parquet", ".geoparquet")
+_EXCEL = (".xlsx", ".xlsm")
+# Column names that the readers accept when the default lon/lat/name columns are missing.
+_LON_ALIASES = ("lon", "lng", "long", "longitude", "x", "经度", "东经", "经度坐标")
+_LAT_ALIASES = ("lat", "latitude", "y", "纬度", "北纬", "纬度坐标")
+NAME_ALIASES = ("name", "名称", "机构名称", "设施名称", "名字")
+
+
+def read_any(
+    path: PathLike,
+    what: str,
+    *,
+    layer: str | None = None,
+    lon_column: str = "lon",
+    lat_column: str = "lat",
+    assume_crs: Any = None,
+    coord_system: str | int | None = None,
+    encoding: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read a vector file, a lon/lat CSV or an Excel sheet into a GeoDataFrame, with clear errors.
+
+    ``coord_system`` (see :func:`read_facilities`) is applied before anything else is
+    done with the geometries, so GCJ-02/BD-09 never reach metric work.
+    """
+    datum = _check_coord_system(coord_system, what)
+    path = Path(path)
+    if not path.exists():
+        msg = f"{what} file {path} does not exist."
+        raise InputError(msg)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt"):
+            gdf = _read_lonlat_csv(path, what, lon_column, lat_column, encoding=encoding, datum=datum)
+        elif suffix in _EXCEL:
+            gdf = _read_lonlat_excel(path, what, lon_column, lat_column, sheet=layer, datum=datum)
+        elif suffix in _PARQUET:
+            gdf = gpd.read_parquet(path)
+        elif suffix in _VECTOR:
+            kw: dict[str, Any] = {"layer": layer} if layer else {}
+            if encoding:
+                kw["encoding"] = encoding
+            gdf = gpd.read_file(path, **kw)
+        else:
+            msg = (
+                f"{what} file {path}: unknown type {suffix!r}; use CSV (lon/lat columns), "
+                "Excel .xlsx, GeoJSON, GeoPackage, Shapefile or GeoParquet."
+            )
+            raise InputError(msg)
+    except InputError:
+        raise
+    except Exception as exc:  # pyogrio/pyarrow raise many types for broken files
+        msg = f"{what} file {path} could not be read: {exc}"
+        raise InputError(msg) from exc
+    if len(gdf) == 0:
+        msg = f"{what} file {path} has no rows."
+        raise InputError(msg)
+    if gdf.crs is None:
+        declared = _declared_crs(datum)
+        if declared is not None:
+            gdf = gdf.set_crs(declared)
+        elif assume_crs is None:
+            msg = (
+                f"{what} file {path} has no CRS. Declare it in the file, or pass "
+                "assume_crs (CLI: --assume-crs EPSG:4326) or coord_system "
+                "(CLI: --coord-system wgs84|cgcs2000|gcj02|bd09|EPSG code) if you know what it is."
+            )
+            raise InputError(msg)
+        else:
+            gdf = gdf.set_crs(assume_crs)
+    elif datum is not None and suffix not in (".csv", ".txt", *_EXCEL):
+        _check_declared_matches(gdf.crs, datum, what, path)
+    gdf = _drop_empty_geometries(gdf, what, path)
+    _check_lonlat_range(gdf, what, path)
+    if datum in ("gcj02", "bd09"):
+        gdf = _convert_to_wgs84(gdf, datum, what, path)
+    _warn_mojibake(gdf, what, path)
+    gdf.attrs["source"] = str(path)
+    if datum is not None:
+        gdf.attrs["coord_system"] = datum if isinstance(datum, str) else gdf.crs.to_string()
+    return gdf
+
+
+def _check_coord_system(coord_system: str | int | None, what: str) -> str | pyproj.CRS | None:
+    """Normalise ``coord_system``: a datum name from :data:`planner.io.datums.COORD_SYSTEMS` or a CRS."""
+    if coord_system is None:
+        return None
+    if isinstance(coord_system, str):
+        key = coord_system.strip().lower().replace("-", "").replace("_", "")
+        aliases = {"wgs84": "wgs84", "epsg4326": "wgs84", "cgcs2000": "cgcs2000", "gcj02": "gcj02",
+                   "gcj": "gcj02", "amap": "gcj02", "bd09": "bd09", "bd09ll": "bd09", "baidu": "bd09"}  # fmt: skip
+        if key in aliases:
+            return aliases[key]
+    try:
+        return pyproj.CRS.from_user_input(coord_system)
+    except pyproj.exceptions.CRSError as exc:
+        msg = (
+            f"{what}: coord_system {coord_system!r} is not known; use one of "
+            f"{list(datums.COORD_SYSTEMS)} or an EPSG code such as 'EPSG:4490' or 32650."
+        )
+        raise InputError(msg) from exc
+
+
+def _declared_crs(datum: str | pyproj.CRS | None) -> pyproj.CRS | None:
+    """The CRS a file in ``datum`` gets (GCJ-02/BD-09 are lon/lat on WGS-84 until converted)."""
+    if datum is None:
+        return None
+    if isinstance(datum, pyproj.CRS):
+        return datum
+    return pyproj.CRS.from_epsg(4490 if datum == "cgcs2000" else 4326)
+
+
+def _check_declared_matches(crs: pyproj.CRS, datum: str | pyproj.CRS, what: str, path: Path) -> None:
+    """A file's own CRS must agree with ``coord_system``; GCJ-02/BD-09 need lon/lat degrees."""
+    if datum in ("gcj02", "bd09"):
+        if not crs.is_geographic:
+            msg = (
+                f"{what} file {path} is in a projected CRS ({crs.to_string()}) but coord_system "
+                f"is {datum!r}, which is longitude/latitude in degrees. Export the file in "
+                "longitude/latitude, or fix coord_system."
+            )
+            raise InputError(msg)
+        return
+    want = _declared_crs(datum)
+    geographic_pair = {crs.to_epsg(), want.to_epsg()} <= {4326, 4490}
+    if not crs.equals(want) and not geographic_pair:
+        msg = (
+            f"{what} file {path} declares CRS {crs.to_string()} but coord_system says "
+            f"{want.to_string()}. Remove coord_system to use the file's CRS, or fix the file."
+        )
+        raise InputError(msg)
+
+
+def _check_lonlat_range(gdf: gpd.GeoDataFrame, what: str, path: Path) -> None:
+    """Geographic coordinates outside lon ±180 / lat ±90 (swapped axes) are an error, not inf."""
+    if not gdf.crs.is_geographic:
+        return
+    xmin, ymin, xmax, ymax = shapely.bounds(gdf.geometry.to_numpy()).T
+    bad_lat = (np.abs(ymin) > 90) | (np.abs(ymax) > 90)
+    bad_lon = (np.abs(xmin) > 180) | (np.abs(xmax) > 180)
+    bad = bad_lat | bad_lon
+    if not bad.any():
+        return
+    rows = gdf.index[bad]
+    swapped = (bad_lat & (np.abs(xmax) <= 90) & (np.abs(xmin) <= 90))[bad].all()
+    hint = " They look swapped (x holds latitudes): swap the axes." if swapped else ""
+    msg = (
+        f"{what} file {path}: rows {row_list(rows)} have coordinates outside the valid range "
+        f"(lon -180..180, lat -90..90) for CRS {gdf.crs.to_string()}.{hint}"
+    )
+    raise InputError(msg)
+
+
+def _convert_to_wgs84(gdf: gpd.GeoDataFrame, datum: str, what: str, path: Path) -> gpd.GeoDataFrame:
+    """Move every vertex from GCJ-02/BD-09 to WGS-84 with planner's own converter; log the shift."""
+    if not gdf.crs.is_geographic:
+        msg = (
+            f"{what} file {path} is in a projected CRS ({gdf.crs.to_string()}) but coord_system "
+            f"is {datum!r}, which is longitude/latitude in degrees."
+        )
+        raise InputError(msg)
+    geoms = gdf.geometry.to_numpy()
+    xy = shapely.get_coordinates(geoms)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lon, lat = datums.to_wgs84(xy[:, 0], xy[:, 1], datum)
+        shift = datums.haversine_m(xy[:, 0], xy[:, 1], lon, lat)
+    moved = np.isfinite(shift) & (shift > 0)
+    out = gdf.copy()
+    out["geometry"] = shapely.set_coordinates(geoms.copy(), np.column_stack([lon, lat]))
+    out = out.set_crs(4326, allow_override=True)
+    outside = int((~datums.in_china(xy[:, 0], xy[:, 1])).sum())
+    logger.info(
+        "%s file %s: converted %d points from %s to WGS-84; %d moved, mean shift %.1f m "
+        "(max %.1f m); %d outside China's box left unchanged",
+        what, path, len(xy), datum.upper(), int(moved.sum()),
+        float(shift[moved].mean()) if moved.any() else 0.0,
+        float(shift[moved].max()) if moved.any() else 0.0, outside,
+    )  # fmt: skip
+    return out
+
+
+def _looks_mojibake(text: str) -> bool:
+    """True for text that is probably GBK/UTF-8 bytes decoded with the wrong codec.
+
+    Such text re-encodes as Latin-1/CP1252 into bytes that decode as UTF-8 (to non-ASCII)
+    or as GBK (to Chinese). Runs of non-ASCII characters are then at least two long (one
+    Chinese character is 2-3 bytes), so accented words such as "Sánchez" never match.
+
+    >>> _looks_mojibake("托育园".encode("gbk").decode("latin-1")), _looks_mojibake("Guardería Sánchez")
+    (True, False)
+    """
+    if "\ufffd" in text:
+        return True
+    runs = re.findall(r"[^\x00-\x7f]+", text)
+    if not runs or min(len(r) for r in runs) < 2:
+        return False
+    for wrong in ("latin-1", "cp1252"):
+        try:
+            raw = text.encode(wrong)
+        except UnicodeEncodeError:
+            continue
+        try:
+            raw.decode("utf-8")
+            return True  # non-ASCII bytes that form valid UTF-8: almost never chance
+        except UnicodeDecodeError:
+            pass
+        try:
+            fixed = raw.decode("gb18030")
+        except UnicodeDecodeError:
+            continue
+        if all(len(r) % 2 == 0 for r in runs) and any("\u4e00" <= c <= "\u9fff" for c in fixed):
+            return True
+    return False
+
+
+def _warn_mojibake(gdf: gpd.GeoDataFrame, what: str, path: Path) -> None:
+    """Warn (UserWarning) per text column holding probable mojibake, naming rows and the fix."""
+    for col in gdf.columns:
+        dtype = gdf[col].dtype
+        if col == gdf.geometry.name or not (pd.api.types.is_object_dtype(dtype)
+                                            or pd.api.types.is_string_dtype(dtype)):  # fmt: skip
+            continue
+        values = gdf[col]
+        bad = values.map(lambda v: isinstance(v, str) and _looks_mojibake(v)).astype(bool)
+        if bad.any():
+            example = values[bad].iloc[0]
+            first = gdf.attrs.get("first_row")
+            rows = row_list(np.flatnonzero(bad.to_numpy()) + first) if first else row_list(gdf.index[bad])
+            msg = (
+                f"{what} file {path}: column {col!r} looks mis-decoded (mojibake) in rows "
+                f"{rows}, e.g. {example!r}. Give the file's encoding: "
+                "encoding='gbk' (CLI: --encoding gbk), or for a shapefile add a .cpg file "
+                "next to the .shp holding its encoding (e.g. GBK)."
+            )
+            warnings.warn(msg, UserWarning, stacklevel=4)
+
+
+def _decode_table(path: Path, what: str, encoding: str | None) -> tuple[str, str]:
+    """Text of a CSV and the encoding used: the given one, else UTF-8, else GBK (GB18030)."""
+    raw = path.read_bytes()
+    if encoding:
+        try:
+            return raw.decode(encoding), encoding
+        except LookupError as exc:
+            msg = f"{what} file {path}: unknown encoding {encoding!r}; use e.g. 'utf-8' or 'gbk'."
+            raise InputError(msg) from exc
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            msg = (
+                f"{what} file {path} is not valid {encoding} (line {line}); "
+                "give its real encoding (encoding=..., CLI: --encoding), e.g. 'utf-8' or 'gbk'."
+            )
+            raise InputError(msg) from exc
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        msg = (
+            f"{what} file {path} is neither UTF-8 nor GBK; give its encoding "
+            "(encoding=..., CLI: --encoding), or save it as UTF-8."
+        )
+        raise InputError(msg) from exc
+    logger.info("%s file %s is not UTF-8; read it as GBK (GB18030)", what, path)
+    return text, "gbk"
+
+
+def pick_column(df: pd.DataFrame, wanted: str, default: str, aliases: tuple[str, ...]) -> str:
+    """``wanted`` if present; when it is the default and missing, a known alias (case-insensitive)."""
+    if wanted in df.columns or wanted != default:
+        return wanted
+    by_lower = {str(c).strip().lower(): c for c in df.columns}
+    for alias in aliases:
+        if alias in by_lower:
+            return str(by_lower[alias])
+    return wanted
+
+
+def _read_lonlat_csv(
+    path: Path,
+    what: str,
+    lon_column: str,
+    lat_column: str,
+    *,
+    encoding: str | None = None,
+    datum: str | pyproj.CRS | None = None,
+) -> gpd.GeoDataFrame:
+    import io
+
+    text, _ = _decode_table(path, what, encoding)
+    df = pd.read_csv(io.StringIO(text))
+    return _lonlat_frame(df, path, what, lon_column, lat_column, datum=datum)
+
+
+def _read_lonlat_excel(
+    path: Path,
+    what: str,
+    lon_column: str,
+    lat_column: str,
+    *,
+    sheet: str | None = None,
+    datum: str | pyproj.CRS | None = None,
+) -> gpd.GeoDataFrame:
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError as exc:
+        msg = f"{what} file {path}: reading Excel needs openpyxl; run `pip install openpyxl`, or save the sheet as CSV."
+        raise InputError(msg) from exc
+    df = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, engine="openpyxl")
+    df.columns = [str(c).strip() for c in df.columns]
+    return _lonlat_frame(df, path, what, lon_column, lat_column, datum=datum)
+
+
+def _lonlat_frame(
+    df: pd.DataFrame,
+    path: Path,
+    what: str,
+    lon_column: str,
+    lat_column: str,
+    *,
+    datum: str | pyproj.CRS | None = None,
+) -> gpd.GeoDataFrame:
+    if len(df) == 0:
+        msg = f"{what} file {path} has no rows."
+        raise InputError(msg)
+    lon_column = pick_column(df, lon_column, "lon", _LON_ALIASES)
+    lat_column = pick_column(df, lat_column, "lat", _LAT_ALIASES)
+    if lon_column in df.columns and lat_column in df.columns and (lon_column, lat_column) != ("lon", "lat"):
+        logger.info("%s file %s: coordinates from columns %r/%r", what, path, lon_column, lat_column)
+    if lon_column not in df.columns or lat_column not in df.columns:
+        have = [str(c) for c in df.columns]
+        missing = [c for c in (lon_column, lat_column) if c not in df.columns]
+        msg = (
+            f"{what} ({path}) is missing column(s) {missing}; it has {have}. Name the coordinate "
+            "columns with lon_column=/lat_column= (CLI: --lon-col/--lat-col; study.toml: "
+            "lon_column/lat_column)."
+        )
+        raise InputError(msg)
+    lon = pd.to_numeric(df[lon_column], errors="coerce")
+    lat = pd.to_numeric(df[lat_column], errors="coerce")
+    bad = df.index[lon.isna() | lat.isna()]
+    if len(bad):
+        msg = (
+            f"{what} file {path}: rows {row_list(bad + 2)} have no numeric {lon_column}/{lat_column} "
+            "(row numbers count the header as line 1)."
+        )
+        raise InputError(msg)
+    crs = _declared_crs(datum) or pyproj.CRS.from_epsg(4326)
+    if crs.is_geographic:
+        out_lat = lat.abs() > 90
+        out_lon = lon.abs() > 180
+        if out_lat.any() or out_lon.any():
+            rows = df.index[out_lat | out_lon] + 2
+            hint = (
+                f" They look swapped: {lat_column} holds longitudes. Swap the two columns."
+                if (out_lat & (lon.abs() <= 90)).all()
+                else ""
+            )
+            msg = (
+                f"{what} file {path}: rows {row_list(rows)} have {lon_column}/{lat_column} outside "
+                f"the valid range (lon -180..180, lat -90..90).{hint}"
+            )
+            raise InputError(msg)
+    geometry = gpd.points_from_xy(lon, lat)
+    out = gpd.GeoDataFrame(df.drop(columns=[lon_column, lat_column]), geometry=geometry, crs=crs)
+    out.attrs["first_row"] = 2  # header is line 1
+    return out
+
+
+def _drop_empty_geometries(gdf: gpd.GeoDataFrame, what: str, path: Path) -> gpd.GeoDataFrame:
+    empty = gdf.geometry.isna() | gdf.geometry.is_empty
+    if empty.all():
+        msg = f"{what} file {path}: every geometry is empty."
+        raise InputError(msg)
+    if empty.any():
+        logger.warning("%s file %s: dropped %d rows with empty geometry", what, path, int(empty.sum()))
+        gdf = gdf.loc[~empty].copy()
+    invalid = ~gdf.geometry.is_valid
+    if invalid.any():
+        gdf = gdf.copy()
+        gdf.loc[invalid, "geometry"] = shapely.make_valid(gdf.geometry[invalid].to_numpy())
+        logger.warning("%s file %s: repaired %d invalid geometries with make_valid",
+                       what, path, int(invalid.sum()))  # fmt: skip
+    return gdf
+
+

@@ -1,0 +1,432 @@
+"""The offline runtime: vendored Leaflet inlined, planner's small JS helpers, and the map's elements."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+import weakref
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import folium
+from branca.element import Figure, MacroElement
+from folium.template import Template
+
+from planner._escape import escape_html, script_json
+from planner.maps.style import OSM_ATTRIBUTION
+
+PANES = (("pl-context", 350), ("pl-cells", 360), ("pl-areas", 370), ("pl-lines", 380), ("pl-people", 390))
+
+
+# ---------------------------------------------------------------------- vendored assets
+def _asset(name: str) -> bytes:
+    return resources.files("planner").joinpath("_assets", "leaflet", name).read_bytes()
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+@functools.lru_cache(maxsize=1)
+def inline_assets() -> tuple[str, str]:
+    """(style element, script element) with Leaflet inlined; images as data URIs."""
+    css = _asset("leaflet.css").decode("utf-8")
+    css = re.sub(
+        r"url\(images/([\w.-]+\.png)\)", lambda mo: f"url({data_uri(_asset('images/' + mo.group(1)))})", css
+    )
+    js = _asset("leaflet.js").decode("utf-8")
+    for text, end in ((css, "</style"), (js, "</script")):
+        if end in text.lower() or "<!--" in text:
+            msg = f"vendored asset contains {end!r}; it cannot be inlined safely."
+            raise RuntimeError(msg)
+    icons = script_json({
+        "iconUrl": data_uri(_asset("images/marker-icon.png")),
+        "iconRetinaUrl": data_uri(_asset("images/marker-icon-2x.png")),
+        "shadowUrl": data_uri(_asset("images/marker-shadow.png")),
+    })  # fmt: skip
+    style = f'<style id="planner-leaflet-css">\n{css}\n</style>'
+    script = (
+        f'<script id="planner-leaflet-js">\n{js}\n</script>\n'
+        # default marker icons from data URIs, never from a path next to the HTML file
+        f"<script>L.Icon.Default.imagePath = '';L.Icon.Default.mergeOptions({icons});</script>"
+    )
+    return style, script
+
+
+# ---------------------------------------------------------------------- runtime JS/CSS
+_RUNTIME_JS = r"""
+(function (w) {
+  "use strict";
+  function bind(layer, p) {
+    if (!p) { return; }
+    if (p.p) { layer.bindPopup(p.p, {maxWidth: 360}); }
+    if (p.t) { layer.bindTooltip(p.t, {sticky: !layer.getLatLng, direction: "top", opacity: 0.95}); }
+  }
+  function style(styles, f) { return styles[(f.properties && f.properties.s) || 0]; }
+  w.plannerMap = {
+    setup: function (map, o) {
+      (o.panes || []).forEach(function (p) {
+        if (!map.getPane(p[0])) {
+          var el = map.createPane(p[0]);
+          el.style.zIndex = String(p[1]);
+          el.style.pointerEvents = "none";
+        }
+      });
+      if (o.scale) { L.control.scale({imperial: false, position: "bottomleft", maxWidth: 160}).addTo(map); }
+      if (map.attributionControl) {
+        (o.attribution || []).forEach(function (a) { map.attributionControl.addAttribution(a); });
+      }
+    },
+    vectors: function (group, data, styles, o) {
+      var interactive = o.interactive !== false;
+      return L.geoJSON(data, {
+        pane: o.pane, interactive: interactive,
+        style: function (f) { return style(styles, f); },
+        pointToLayer: function (f, ll) {
+          return L.circleMarker(ll, L.extend({}, style(styles, f),
+            {radius: f.properties.r || 5, pane: o.pane, interactive: interactive}));
+        },
+        onEachFeature: function (f, layer) { bind(layer, f.properties); }
+      }).addTo(group);
+    },
+    markers: function (group, rows, icons) {
+      var made = icons.map(function (i) {
+        return L.divIcon({className: i.c, html: i.h, iconSize: i.s, iconAnchor: i.a,
+                          popupAnchor: i.pa, tooltipAnchor: i.ta});
+      });
+      rows.forEach(function (r) {
+        var live = r[3] !== null;
+        var mk = L.marker([r[0], r[1]], {icon: made[r[2]], interactive: live, keyboard: live,
+                                         riseOnHover: live, zIndexOffset: live ? 0 : -1000});
+        bind(mk, r[3]);
+        mk.addTo(group);
+      });
+    },
+    image: function (group, url, bounds, o) {
+      L.imageOverlay(url, bounds, {opacity: o.opacity, pane: o.pane, className: "pl-raster",
+                                   interactive: false}).addTo(group);
+    },
+    control: function (map, position, html, cls) {
+      var c = L.control({position: position});
+      c.onAdd = function () {
+        var d = L.DomUtil.create("div", cls);
+        d.innerHTML = html;
+        L.DomEvent.disableClickPropagation(d);
+        L.DomEvent.disableScrollPropagation(d);
+        return d;
+      };
+      c.addTo(map);
+      return c;
+    }
+  };
+})(window);
+"""
+
+
+_RUNTIME_CSS = """
+.leaflet-container{background:#f5f5f2}
+.pl-icon{background:none;border:none}
+.pl-fac{box-sizing:border-box;width:24px;height:24px;border-radius:50%;border:2px solid #fff;
+ box-shadow:0 0 0 1px rgba(0,0,0,.5),0 1px 4px rgba(0,0,0,.5);color:#fff;
+ font:bold 12px/20px Arial,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;text-align:center}
+.pl-site{box-sizing:border-box;width:22px;height:22px;margin:4px;background:#ffb300;border:2px solid #111;
+ transform:rotate(45deg);box-shadow:0 1px 4px rgba(0,0,0,.6)}
+.pl-site span{display:block;transform:rotate(-45deg);font:bold 11px/18px Arial,sans-serif;
+ text-align:center;color:#111}
+.pl-label-in{position:absolute;transform:translate(-50%,-50%);white-space:nowrap;
+ background:rgba(255,255,255,.88);border:1px solid #37474f;border-radius:3px;padding:1px 5px;
+ font:12px/1.3 Arial,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:#111}
+.pl-box{background:rgba(255,255,255,.95);padding:8px 11px;border-radius:5px;
+ box-shadow:0 1px 5px rgba(0,0,0,.4);font:13px/1.35 Arial,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;
+ color:#1a1a1a}
+.pl-title{max-width:430px}
+.pl-title h1{font-size:17px;margin:0 0 4px 0}
+.pl-title p{margin:1px 0;font-size:12px;color:#333}
+.pl-title p.pl-note{color:#666;font-size:11px}
+.pl-legend{max-width:300px;max-height:55vh;overflow:auto}
+.pl-legend h2{font-size:12.5px;margin:6px 0 3px 0}
+.pl-legend h2:first-child{margin-top:0}
+.pl-row{display:flex;align-items:center;gap:7px;margin:2px 0;font-size:12px}
+.pl-sw{display:inline-block;box-sizing:border-box;width:18px;height:13px;flex:none;vertical-align:-2px;
+ border:1px solid rgba(0,0,0,.35)}
+.pl-mini{display:inline-block;flex:none;width:18px;height:18px;font-size:10px;line-height:14px;vertical-align:-4px}
+.pl-mini-site{display:inline-block;flex:none;width:12px;height:12px;margin:3px;background:#ffb300;
+ border:2px solid #111;transform:rotate(45deg)}
+.pl-dot{display:inline-block;flex:none;width:14px;height:14px;border-radius:50%;background:#4a148c;
+ opacity:.75;border:1.5px solid #fff;box-shadow:0 0 0 1px #4a148c}
+.pl-line{display:inline-block;flex:none;width:18px;height:0;border-top:2px solid #8a8a8a}
+.pl-raster{image-rendering:pixelated}
+.pl-pop b{font-size:13.5px}
+.pl-pop table{border-collapse:collapse;margin-top:4px}
+.pl-pop th{text-align:left;font-weight:normal;color:#555;padding:1px 8px 1px 0;vertical-align:top}
+.pl-pop td{padding:1px 0}
+.pl-warn{color:#b71c1c}
+.leaflet-control-layers-overlays label{font-size:12px}
+.leaflet-control-layers-overlays .pl-sw{width:12px;height:10px;margin-right:2px}
+"""
+
+
+# ---------------------------------------------------------------------- folium elements
+class Runtime(MacroElement):
+    """planner's small JS helpers and CSS, in the page header (one per map)."""
+
+    _template = Template(
+        """{% macro header(this, kwargs) %}<style>{{ this.css }}</style>
+<script>{{ this.js }}</script>{% endmacro %}"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "PlannerRuntime"
+        self.css = _RUNTIME_CSS
+        self.js = _RUNTIME_JS
+
+
+class Setup(MacroElement):
+    """Panes (fixed drawing order), scale bar and attribution."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+plannerMap.setup({{ this._parent.get_name() }}, {{ this.options_js() }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, *, scale: bool) -> None:
+        super().__init__()
+        self._name = "PlannerSetup"
+        self.scale = scale
+        self.attribution: list[str] = []
+
+    def credit(self, text: str) -> None:
+        html = escape_html(text)
+        if html not in self.attribution:
+            self.attribution.append(html)
+
+    def options_js(self) -> str:
+        return script_json({"panes": [list(p) for p in PANES], "scale": self.scale,
+                            "attribution": self.attribution})  # fmt: skip
+
+
+class Vectors(MacroElement):
+    """GeoJSON features (already escaped popups/tooltips) drawn into their FeatureGroup."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+plannerMap.vectors({{ this._parent.get_name() }}, {{ this.data }}, {{ this.styles }}, {{ this.options }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, data_js: str, styles: Sequence[Mapping[str, Any]], *, pane: str,
+                 interactive: bool = True) -> None:  # fmt: skip
+        super().__init__()
+        self._name = "PlannerVectors"
+        self.data = data_js
+        self.styles = script_json(list(styles))
+        self.options = script_json({"pane": pane, "interactive": interactive})
+
+
+class Markers(MacroElement):
+    """Div-icon markers: rows ``[lat, lon, icon, {p: popup, t: tooltip} | null]``."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+plannerMap.markers({{ this._parent.get_name() }}, {{ this.rows }}, {{ this.icons }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, rows: list[list[Any]], icons: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self._name = "PlannerMarkers"
+        self.n = len(rows)
+        self.rows = script_json(rows)
+        self.icons = script_json(icons)
+
+
+class Image(MacroElement):
+    """A PNG (data URI) stretched over lat/lon bounds, for very many cells."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+plannerMap.image({{ this._parent.get_name() }}, {{ this.url }}, {{ this.bounds }}, {{ this.options }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, url: str, bounds: list[list[float]], *, pane: str, opacity: float) -> None:
+        super().__init__()
+        self._name = "PlannerImage"
+        self.url = script_json(url)
+        self.bounds = script_json(bounds)
+        self.options = script_json({"pane": pane, "opacity": opacity})
+
+
+class Control(MacroElement):
+    """A box in a corner of the map holding HTML built here from escaped values."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+plannerMap.control({{ this._parent.get_name() }}, {{ this.position_js() }}, {{ this.html_js() }}, {{ this.css_js() }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, position: str, css_class: str) -> None:
+        super().__init__()
+        self._name = "PlannerControl"
+        self.position = position
+        self.css_class = css_class
+
+    def inner_html(self) -> str:
+        raise NotImplementedError
+
+    def position_js(self) -> str:
+        return script_json(self.position)
+
+    def css_js(self) -> str:
+        return script_json(self.css_class)
+
+    def html_js(self) -> str:
+        return script_json(self.inner_html())
+
+
+class Title(Control):
+    def __init__(self, title_html: str, lines_html: Sequence[str], note_html: str) -> None:
+        super().__init__("topleft", "pl-box pl-title")
+        self._name = "PlannerTitle"
+        self.title_html = title_html
+        self.lines_html = list(lines_html)
+        self.note_html = note_html
+
+    def inner_html(self) -> str:
+        lines = "".join(f"<p>{line}</p>" for line in self.lines_html)
+        note = f'<p class="pl-note">{self.note_html}</p>' if self.note_html else ""
+        return f"<h1>{self.title_html}</h1>{lines}{note}"
+
+
+class Legend(Control):
+    """Legend rows grouped under headings; stacking maps add rows (each key once)."""
+
+    def __init__(self, lang: str) -> None:
+        super().__init__("bottomright", "pl-box pl-legend")
+        self._name = "PlannerLegend"
+        self.lang = lang
+        self.sections: OrderedDict[str, OrderedDict[str, str]] = OrderedDict()
+
+    def add(self, heading_html: str, key: str, symbol_html: str, label_html: str) -> None:
+        rows = self.sections.setdefault(heading_html, OrderedDict())
+        rows.setdefault(key, f'<div class="pl-row">{symbol_html}<span>{label_html}</span></div>')
+
+    def inner_html(self) -> str:
+        return "".join(f"<h2>{h}</h2>{''.join(rows.values())}" for h, rows in self.sections.items() if rows)
+
+
+def new_map(bounds: tuple[float, float, float, float], *, title: str, tiles: str | None,
+            tiles_attribution: str | None) -> folium.Map:  # fmt: skip
+    """An empty map over (west, south, east, north), with no basemap unless ``tiles`` is given."""
+    w, s, e, n = bounds
+    m = folium.Map(location=[(s + n) / 2, (w + e) / 2], zoom_start=14, tiles=None,
+                   control_scale=False, zoom_control="bottomleft")  # fmt: skip
+    root = m.get_root()
+    if isinstance(root, Figure):
+        root.title = escape_html(title)
+    if tiles:
+        check_tiles(tiles, tiles_attribution)
+        folium.TileLayer(tiles=tiles, attr=escape_html(tiles_attribution), name="basemap", overlay=False,
+                         control=False, max_zoom=19).add_to(m)  # fmt: skip
+        _TILES[m] = tiles
+    m.fit_bounds([[s, w], [n, e]])
+    return m
+
+
+def check_tiles(tiles: str, attribution: str | None) -> None:
+    """Refuse a tile URL that is not http(s) or relative XYZ, or that comes without its credit."""
+    if not re.match(r"^(https?://|/|\./|\.\./)", tiles) or not all(p in tiles for p in ("{z}", "{x}", "{y}")):
+        msg = (
+            f"tiles must be an http(s) or relative XYZ URL with {{z}}, {{x}} and {{y}}, e.g. "
+            f"'https://tiles.intranet.example/{{z}}/{{x}}/{{y}}.png'; got {tiles!r}."
+        )
+        raise ValueError(msg)
+    if not attribution:
+        msg = "tiles need an attribution (tiles_attribution=...), shown on the map."
+        raise ValueError(msg)
+
+
+@dataclass(eq=False)
+class MapState:
+    """What planner added to one map, so that maps drawn on it (``m=``) stack on it.
+
+    folium keeps no public index of a map's children, so planner keeps its own.
+    """
+
+    lang: str
+    setup: Setup
+    legend: Legend
+    title: Title | None = None
+    control: folium.LayerControl | None = None
+    layer_names: set[str] = field(default_factory=set)
+    drawn: set[str] = field(default_factory=set)
+
+
+_STATES: weakref.WeakKeyDictionary[folium.Map, MapState] = weakref.WeakKeyDictionary()
+_TILES: weakref.WeakKeyDictionary[folium.Map, str] = weakref.WeakKeyDictionary()
+# add_child with an index past the end moves a child to the end (branca's public API)
+_LAST = 1 << 30
+
+
+def existing_state(m: folium.Map) -> MapState | None:
+    """planner's record of ``m``, if planner drew on it."""
+    return _STATES.get(m)
+
+
+def basemap(m: folium.Map) -> str | None:
+    """The tile URL of a map made by :func:`new_map`, if it has a basemap."""
+    return _TILES.get(m)
+
+
+def map_state(m: folium.Map, *, lang: str, created: bool) -> MapState:
+    """planner's runtime, panes, attribution and legend on ``m`` (added once), and its record."""
+    state = _STATES.get(m)
+    if state is None:
+        m.add_child(Runtime())
+        setup, legend = Setup(scale=created), Legend(lang)
+        m.add_child(setup)
+        m.add_child(legend)
+        state = MapState(lang, setup, legend)
+        _STATES[m] = state
+    state.setup.credit(OSM_ATTRIBUTION)
+    return state
+
+
+def add_group(m: folium.Map, name_html: str, *, show: bool) -> folium.FeatureGroup:
+    """A new switchable layer on ``m``, its name made unique among planner's layers."""
+    taken = map_state(m, lang="en", created=False).layer_names
+    name, k = name_html, 2
+    while name in taken:
+        name, k = f"{name_html} ({k})", k + 1
+    taken.add(name)
+    group = folium.FeatureGroup(name=name, show=show, overlay=True, control=True)
+    m.add_child(group)
+    return group
+
+
+def finish(m: folium.Map) -> None:
+    """Keep the legend and layer control after every layer, so they list all of them."""
+    state = map_state(m, lang="en", created=False)
+    if state.control is None:
+        state.control = folium.LayerControl(position="topright", collapsed=False)
+    for child in (state.legend, state.control):
+        m.add_child(child, name=child.get_name(), index=_LAST)
+
+
+def set_title(m: folium.Map, title_html: str, lines: Sequence[str] | None, note: str) -> None:
+    """Add the title box, or update it (``lines=None`` keeps the lines it has)."""
+    state = map_state(m, lang="en", created=False)
+    if state.title is not None:
+        state.title.title_html, state.title.note_html = title_html, note
+        if lines is not None:
+            state.title.lines_html = list(lines)
+        return
+    state.title = Title(title_html, lines or [], note)
+    m.add_child(state.title)
