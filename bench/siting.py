@@ -80,7 +80,9 @@ def build_instance(size: str, seed: int):
     n_cells = spec["cells"]
     city = make_synthetic_city(n_nodes=int(1.5 * n_cells), n_cells=n_cells,
                                n_facilities=max(6, n_cells // 125), seed=seed)  # fmt: skip
-    net = pl.WalkNetwork.from_edges(city.node_xy, city.u, city.v, city.length_m, crs=city.crs, max_edge_m=None)
+    net = pl.WalkNetwork.from_edges(
+        city.node_xy, city.u, city.v, city.length_m, crs=city.crs, max_edge_m=None
+    )
     pop = gpd.GeoDataFrame({"population": city.cell_pop, "age_60_plus": np.round(city.cell_pop * 0.25, 2)},
                            geometry=gpd.points_from_xy(*city.cell_xy.T), crs=city.crs)  # fmt: skip
     is_care = city.facility_kind == "eldercare"
@@ -236,8 +238,12 @@ def main(argv=None) -> int:
     ap.add_argument("--time-limit", type=float, default=60.0, help="planner MCLP time limit (s)")
     ap.add_argument("--lscp-time-limit", type=float, default=60.0, help="planner LSCP time limit (s)")
     ap.add_argument("--spopt-timeout", type=float, default=120.0, help="hard limit per spopt run (s)")
-    ap.add_argument("--spopt-max-gb", type=float, default=8.0,
-                    help="skip spopt where its dense matrix, copied twice, needs more than this")
+    ap.add_argument(
+        "--spopt-max-gb",
+        type=float,
+        default=8.0,
+        help="skip spopt where its dense matrix, copied twice, needs more than this",
+    )
     ap.add_argument("--json", type=Path, help="also write the results as JSON")
     args = ap.parse_args(argv)
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -251,7 +257,9 @@ def main(argv=None) -> int:
     have_spopt, spopt_note = spopt_status()
     print(f"python {platform.python_version()}, {os.cpu_count()} cores; scipy {scipy.__version__}, "
           f"highspy {highspy.Highs().version()}; {spopt_note}")  # fmt: skip
-    print("eldercare, 15 min at 3.6 km/h (900 m); existing facilities fixed; objective = newly covered people")
+    print(
+        "eldercare, 15 min at 3.6 km/h (900 m); existing facilities fixed; objective = newly covered people"
+    )
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="planner-bench-siting-"))
     for size in sizes:
@@ -318,9 +326,13 @@ def main(argv=None) -> int:
             else:
                 print(f"{size:7} {dims:>17} {label:22} {r.get('status', '-')}: {str(r.get('note', ''))[:70]}")
     print("=" * 118)
-    print("matrix s: building the sparse coverage matrix (planner; spopt is handed a dense one built from it).")
-    print("total s (planner): whole problem build (existing coverage + snapping + matrix) + solve; "
-          "spopt: model build + CBC.")
+    print(
+        "matrix s: building the sparse coverage matrix (planner; spopt is handed a dense one built from it)."
+    )
+    print(
+        "total s (planner): whole problem build (existing coverage + snapping + matrix) + solve; "
+        "spopt: model build + CBC."
+    )
     print("gap: relative, on the newly covered people (MCLP) / the number of sites (LSCP).")
     ok = True
     for row in results:

@@ -23,9 +23,7 @@ def row_list(index: Iterable[Any], limit: int = 8) -> str:
     return f"[{shown}{more}]"
 
 
-def check_columns(
-    df: pd.DataFrame, columns: Sequence[str], name: str, *, source: str | None = None
-) -> None:
+def check_columns(df: pd.DataFrame, columns: Sequence[str], name: str, *, source: str | None = None) -> None:
     """Raise InputError listing every missing column and the columns that exist."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -38,10 +36,7 @@ def check_unique_index(df: pd.DataFrame, name: str, *, source: str | None = None
     """Raise InputError when index labels repeat, naming them."""
     dup = df.index[df.index.duplicated()].unique()
     if len(dup):
-        msg = (
-            f"{name}{_where(source)} has duplicate ids {row_list(dup)}; "
-            "give every row a unique id."
-        )
+        msg = f"{name}{_where(source)} has duplicate ids {row_list(dup)}; give every row a unique id."
         raise InputError(msg)
 
 
@@ -67,9 +62,7 @@ def check_same_crs(a: Any, b: Any, name_a: str, name_b: str) -> None:
         raise InputError(msg)
 
 
-def check_numeric_nonnegative(
-    df: pd.DataFrame, column: str, name: str, *, source: str | None = None
-) -> None:
+def check_numeric_nonnegative(df: pd.DataFrame, column: str, name: str, *, source: str | None = None) -> None:
     """Raise InputError naming the rows where `column` is non-numeric, NaN or negative."""
     values = pd.to_numeric(df[column], errors="coerce")
     bad_text = df.index[values.isna() & df[column].notna()]
@@ -95,9 +88,7 @@ def check_numeric_nonnegative(
         raise InputError(msg)
 
 
-def check_in_range(
-    value: float, name: str, low: float, high: float, *, integer: bool = False
-) -> None:
+def check_in_range(value: float, name: str, low: float, high: float, *, integer: bool = False) -> None:
     """Raise ValueError when a numeric option is out of its range (or not an integer)."""
     if integer and (isinstance(value, bool) or not float(value).is_integer()):
         msg = f"{name} must be a whole number; got {value!r}."

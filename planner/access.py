@@ -451,7 +451,9 @@ def compute_access(
         "speed_kmh": {k: float(coverage.kinds[k].speed_kmh) for k in names},
         "capacity_unit": {k: coverage.kinds[k].capacity_unit for k in names},
         "step_weights": weights_used,
-        "default_capacity": dict(default_capacity) if isinstance(default_capacity, Mapping) else default_capacity,
+        "default_capacity": dict(default_capacity)
+        if isinstance(default_capacity, Mapping)
+        else default_capacity,
         "facilities_capacity_assumed": int(assumed.sum()),
         "per_people": PER_PEOPLE,
         "max_snap_m": coverage.params.get("max_snap_m"),

@@ -96,4 +96,3 @@ def service_area_polygons(
         out.append(shapely.simplify(area, tol))
     logger.info("walk areas of %d points (%.0f m) in %.2f s", len(geo), reach_m, time.perf_counter() - t0)
     return gpd.GeoSeries(out, index=geo.index, crs=network.crs)
-

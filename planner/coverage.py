@@ -34,6 +34,7 @@ from planner.network import Snapped, StreetSource, WalkNetwork, points_xy
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True, eq=False)
 class Coverage:
     """Walking minutes from every cell to the nearest facility of each kind.

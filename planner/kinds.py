@@ -122,7 +122,11 @@ def kind_from_dict(name: str, spec: Mapping[str, Any], *, base: FacilityKind | N
         raise ValueError(msg)
     for key, value in spec.items():
         number = key in ("threshold_min", "speed_kmh")
-        if (isinstance(value, bool) or not isinstance(value, int | float)) if number else not isinstance(value, str):
+        if (
+            (isinstance(value, bool) or not isinstance(value, int | float))
+            if number
+            else not isinstance(value, str)
+        ):
             msg = f"kind {name!r}: {key} must be {'a number' if number else 'text'}; got {value!r}."
             raise ValueError(msg)
     values: dict[str, Any] = {}

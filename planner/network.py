@@ -52,16 +52,16 @@ class StreetSource(Protocol):
     """Where streets come from, as coverage reports need it: a WalkNetwork or a street store."""
 
     @property
-    def crs(self) -> pyproj.CRS: ...  # noqa: D102
+    def crs(self) -> pyproj.CRS: ...
 
     @property
-    def source(self) -> str: ...  # noqa: D102
+    def source(self) -> str: ...
 
     @property
-    def n_nodes(self) -> int: ...  # noqa: D102
+    def n_nodes(self) -> int: ...
 
     @property
-    def params(self) -> Mapping[str, Any]: ...  # noqa: D102
+    def params(self) -> Mapping[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,7 @@ class Snapped:
         return len(self.node)
 
     def __repr__(self) -> str:
-        return (
-            f"Snapped(points={len(self)}, ok={int(self.ok.sum())}, "
-            f"max_snap_m={self.max_snap_m:g})"
-        )
+        return f"Snapped(points={len(self)}, ok={int(self.ok.sum())}, max_snap_m={self.max_snap_m:g})"
 
     def to_frame(self) -> pd.DataFrame:
         """The snapping as a table indexed like the input."""

@@ -110,7 +110,9 @@ def _step(timings: dict[str, float], name: str) -> Iterator[None]:
     logger.info("step %s: %.2f s", name, timings[name])
 
 
-def load_inputs(study: StudyArea, *, network: WalkNetwork | None = None, use_cache: bool = True) -> StudyInputs:
+def load_inputs(
+    study: StudyArea, *, network: WalkNetwork | None = None, use_cache: bool = True
+) -> StudyInputs:
     """Read every layer of a study (the network from its cache when it has been built before).
 
     Parameters
@@ -149,12 +151,13 @@ def check_study(study: StudyArea) -> TargetSet | None:
     if study.siting is not None:
         s = study.siting
         if s.kind is None:
-            msg = "[siting] needs kind = \"...\" (the kind of facility to site; CLI: --kind)."
+            msg = '[siting] needs kind = "..." (the kind of facility to site; CLI: --kind).'
             raise InputError(msg)
         try:
             check_model_options(s.model_name, k=s.new, options={**s.model_options(), "share": s.share})
         except ValueError as exc:
-            raise InputError(f"[siting] {exc}") from exc
+            msg = f"[siting] {exc}"
+            raise InputError(msg) from exc
     if study.targets is None:
         return None
     return read_targets(study.targets.path, kinds=list(study.kinds))
@@ -260,7 +263,8 @@ def site_study(
     except InputError:
         raise
     except (ValueError, ImportError) as exc:
-        raise InputError(f"[siting] {exc}") from exc
+        msg = f"[siting] {exc}"
+        raise InputError(msg) from exc
     return problem, result
 
 
@@ -284,7 +288,9 @@ def measure_targets(
     -------
     tuple of TargetReport and Access or None
     """
-    reach = sorted({t.kind for t in targets.targets if t.indicator == "per_1000_target" and t.basis == "reachable"})
+    reach = sorted(
+        {t.kind for t in targets.targets if t.indicator == "per_1000_target" and t.basis == "reachable"}
+    )
     access = None
     if reach:
         method = study.targets.method if study.targets is not None else "2sfca"

@@ -251,4 +251,3 @@ def age_shares_from_census(path: str | os.PathLike[str], code: int | str) -> dic
         AGE_0_3: float(r["AGES_0"] + 0.75 * r["AGES_1-4"]),
         AGE_0_17: float(r["AGES_0-14"] + 0.6 * r["AGES_15-19"]),
     }
-

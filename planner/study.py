@@ -407,7 +407,7 @@ class _StudyFile:
                 return i
         return None
 
-    def error(self, table: str | None, key: str | None, text: str) -> InputError:
+    def error(self, text: str, *, table: str | None, key: str | None) -> InputError:
         where = f"[{table}]" if table else "top level"
         line = self.line_of(table, key) if key else None
         at = f", line {line}" if line else ""
@@ -419,19 +419,23 @@ class _StudyFile:
             if key not in allowed:
                 near = difflib.get_close_matches(key, sorted(allowed), n=1)
                 hint = f" (did you mean {near[0]!r}?)" if near else ""
-                raise self.error(table, key, f"unknown key{hint}; allowed: {sorted(allowed)}.")
+                msg = f"unknown key{hint}; allowed: {sorted(allowed)}."
+                raise self.error(msg, table=table, key=key)
 
     def table(self, name: str, *, required: bool = False) -> dict[str, Any]:
         value = self.cfg.get(name, {})
         if not isinstance(value, dict):
-            raise self.error(None, name, "must be a table ([" + name + "]).")
+            msg = "must be a table ([" + name + "])."
+            raise self.error(msg, table=None, key=name)
         if required and "path" not in value:
-            raise self.error(name, None, 'needs a path = "...".')
+            msg = 'needs a path = "...".'
+            raise self.error(msg, table=name, key=None)
         return dict(value)
 
     def file(self, value: Any, table: str, key: str = "path") -> Path:
         if not isinstance(value, str) or not value.strip():
-            raise self.error(table, key, f"must be a file path (text); got {value!r}.")
+            msg = f"must be a file path (text); got {value!r}."
+            raise self.error(msg, table=table, key=key)
         return (self.base / value).resolve()
 
     # -- the whole file
@@ -440,7 +444,8 @@ class _StudyFile:
         self.check_keys(None, cfg, set(_TOP))
         for key, kind in _TOP.items():
             if key in cfg and kind == "str" and not isinstance(cfg[key], str):
-                raise self.error(None, key, f"must be text; got {cfg[key]!r}.")
+                msg = f"must be text; got {cfg[key]!r}."
+                raise self.error(msg, table=None, key=key)
         net = self.table("network", required=True)
         pop = self.table("population", required=True)
         fac = self.table("facilities", required=True)
@@ -464,8 +469,9 @@ class _StudyFile:
             "districts_path": self.file(districts["path"], "districts") if "path" in districts else None,
             "kinds": MappingProxyType(self.kinds()),
             "thresholds_min": self.number_list("coverage", "thresholds_min", cov, DEFAULT_THRESHOLDS_MIN),
-            "max_snap_m": self.number("network", "max_snap_m", net,
-                                      self.number("coverage", "max_snap_m", cov, DEFAULT_MAX_SNAP_M)),
+            "max_snap_m": self.number(
+                "network", "max_snap_m", net, self.number("coverage", "max_snap_m", cov, DEFAULT_MAX_SNAP_M)
+            ),
             "max_edge_m": self.number("network", "max_edge_m", net, DEFAULT_MAX_EDGE_M),
             "population_options": {k: v for k, v in pop.items() if k not in _LAYER_META},
             "facilities_options": {k: v for k, v in fac.items() if k not in _LAYER_META},
@@ -483,7 +489,8 @@ class _StudyFile:
         try:
             return cls(**values)
         except (TypeError, ValueError) as exc:
-            raise InputError(f"study file {self.path}: {exc}") from exc
+            msg = f"study file {self.path}: {exc}"
+            raise InputError(msg) from exc
 
     def crs(self) -> pyproj.CRS | None:
         if "crs" not in self.cfg:
@@ -491,9 +498,11 @@ class _StudyFile:
         try:
             crs = pyproj.CRS.from_user_input(self.cfg["crs"])
         except pyproj.exceptions.CRSError as exc:
-            raise self.error(None, "crs", f"{self.cfg['crs']!r} is not a CRS ({exc}).") from exc
+            msg = f"{self.cfg['crs']!r} is not a CRS ({exc})."
+            raise self.error(msg, table=None, key="crs") from exc
         if not crs.is_projected:
-            raise self.error(None, "crs", f"must be metric (projected); {crs.to_string()} is not.")
+            msg = f"must be metric (projected); {crs.to_string()} is not."
+            raise self.error(msg, table=None, key="crs")
         return crs
 
     def number(self, table: str, key: str, values: Mapping[str, Any], default: Any) -> Any:
@@ -501,7 +510,8 @@ class _StudyFile:
             return default
         value = values[key]
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(table, key, f"must be a number; got {value!r}.")
+            msg = f"must be a number; got {value!r}."
+            raise self.error(msg, table=table, key=key)
         return float(value)
 
     def number_list(self, table: str, key: str, values: Mapping[str, Any], default: Any) -> tuple[float, ...]:
@@ -510,26 +520,30 @@ class _StudyFile:
         value = values[key]
         if not isinstance(value, list) or not value or any(isinstance(v, bool) or not isinstance(v, int | float)
                                                           for v in value):  # fmt: skip
-            raise self.error(table, key, f"must be a list of numbers such as [5, 10, 15]; got {value!r}.")
+            msg = f"must be a list of numbers such as [5, 10, 15]; got {value!r}."
+            raise self.error(msg, table=table, key=key)
         return tuple(float(v) for v in value)
 
     def age_shares(self, cfg: Any) -> tuple[dict[str, float] | None, str]:
         table = "population.age_shares"
         if not isinstance(cfg, dict):
-            raise self.error("population", "age_shares", "must be a table.")
+            msg = "must be a table."
+            raise self.error(msg, table="population", key="age_shares")
         cfg = dict(cfg)
         source = cfg.pop("source", "")
         shares: dict[str, float] | None = None
         if "census" in cfg:
             census = self.file(cfg.pop("census"), table, "census")
             if "code" not in cfg:
-                raise self.error(table, "census", "needs code = <county code> too.")
+                msg = "needs code = <county code> too."
+                raise self.error(msg, table=table, key="census")
             code = cfg.pop("code")
             shares = age_shares_from_census(census, code)
             source = source or f"census {census.name}, code {code}"
         for key, value in cfg.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise self.error(table, key, f"must be a share between 0 and 1; got {value!r}.")
+                msg = f"must be a share between 0 and 1; got {value!r}."
+                raise self.error(msg, table=table, key=key)
         if cfg:
             shares = {**(shares or {}), **{k: float(v) for k, v in cfg.items()}}
         return shares, str(source)
@@ -545,11 +559,13 @@ class _StudyFile:
         kinds = {}
         for name, spec in cfg.items():
             if not isinstance(spec, dict):
-                raise self.error("kinds", name, f"must be a table ([kinds.{name}]).")
+                msg = f"must be a table ([kinds.{name}])."
+                raise self.error(msg, table="kinds", key=name)
             try:
                 kinds[name] = kind_from_dict(name, spec, base=DEFAULT_KINDS.get(name))
             except (TypeError, ValueError) as exc:
-                raise self.error(f"kinds.{name}", None, str(exc)) from exc
+                msg = str(exc)
+                raise self.error(msg, table=f"kinds.{name}", key=None) from exc
         return kinds
 
     def settings(self, name: str, kind: type, *, paths: Sequence[str] = ()) -> Any:
@@ -581,7 +597,8 @@ def _settings(kind: type, values: Mapping[str, Any], *, where: str, file: _Study
         if not ok:
             text = f"must be {' or '.join(names)}; got {value!r} ({type(value).__name__})."
             if file is not None:
-                raise file.error(where.strip("[]"), f.name, text)
+                msg = text
+                raise file.error(msg, table=where.strip("[]"), key=f.name)
             msg = f"{where} {f.name} {text}"
             raise InputError(msg)
     try:
@@ -589,5 +606,7 @@ def _settings(kind: type, values: Mapping[str, Any], *, where: str, file: _Study
     except (TypeError, ValueError) as exc:
         if file is not None:
             key = next((k for k in values if re.search(rf"\b{k}\b", str(exc))), None)
-            raise file.error(where.strip("[]"), key, str(exc)) from exc
-        raise InputError(f"{where}: {exc}") from exc
+            msg = str(exc)
+            raise file.error(msg, table=where.strip("[]"), key=key) from exc
+        msg = f"{where}: {exc}"
+        raise InputError(msg) from exc

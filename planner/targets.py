@@ -71,7 +71,11 @@ class Target:
         if self.indicator not in INDICATORS:
             msg = f"{where}unknown indicator {self.indicator!r}; use one of {list(INDICATORS)}."
             raise InputError(msg)
-        if not isinstance(self.value, int | float) or isinstance(self.value, bool) or not math.isfinite(self.value):
+        if (
+            not isinstance(self.value, int | float)
+            or isinstance(self.value, bool)
+            or not math.isfinite(self.value)
+        ):
             msg = f"{where}target value must be a number; got {self.value!r}."
             raise InputError(msg)
         if self.indicator != "per_1000_target" and not 0 <= self.value <= 1:
@@ -180,7 +184,9 @@ def read_targets(path: str | Path, *, kinds: Sequence[str] | None = None) -> Tar
     if not isinstance(defaults, dict) or any(
         not isinstance(v, int | float) or isinstance(v, bool) or v <= 0 for v in defaults.values()
     ):
-        msg = f"{_at(key_line('[default_capacity]'), src)}default_capacity must map kinds to positive numbers."
+        msg = (
+            f"{_at(key_line('[default_capacity]'), src)}default_capacity must map kinds to positive numbers."
+        )
         raise InputError(msg)
     out = []
     for i, spec in enumerate(raw):
@@ -388,9 +394,7 @@ def evaluate_targets(coverage: Coverage, targets: TargetSet, *, access: Access |
                 note = "no target people"
             met = bool(current >= t.value - 1e-9) if np.isfinite(current) else True
             gap = max(0.0, t.value - current) if np.isfinite(current) else 0.0
-            if (
-                t.indicator != "units_with_facility" and scope != ALL and tp > 0 and current == 0
-            ):
+            if t.indicator != "units_with_facility" and scope != ALL and tp > 0 and current == 0:
                 blanks.append({"kind": t.kind, "indicator": t.indicator, "scope": scope, "zone_column": by,
                                "zone": scope, "target_people": tp})  # fmt: skip
             rows.append({
@@ -404,15 +408,21 @@ def evaluate_targets(coverage: Coverage, targets: TargetSet, *, access: Access |
             })  # fmt: skip
     table = pd.DataFrame(rows)
     blank_cols = ["kind", "indicator", "scope", "zone_column", "zone", "target_people"]
-    blank_zones = pd.DataFrame(blanks, columns=blank_cols).drop_duplicates(["kind", "indicator", "zone_column", "zone"])
-    logger.info("targets: %d rows, %d met, %d blank zones", len(table), int(table["met"].sum()), len(blank_zones))
+    blank_zones = pd.DataFrame(blanks, columns=blank_cols).drop_duplicates(
+        ["kind", "indicator", "zone_column", "zone"]
+    )
+    logger.info(
+        "targets: %d rows, %d met, %d blank zones", len(table), int(table["met"].sum()), len(blank_zones)
+    )
     params = {
         "by": by,
         "targets_file": src,
         "default_capacity": dict(targets.default_capacity),
         "access_method": access.params.get("method") if access is not None else None,
     }
-    return TargetReport(table=table, blank_zones=blank_zones.reset_index(drop=True), params=MappingProxyType(params))
+    return TargetReport(
+        table=table, blank_zones=blank_zones.reset_index(drop=True), params=MappingProxyType(params)
+    )
 
 
 def _label(t: Target, minutes: float) -> str:

@@ -78,7 +78,8 @@ def tiny_population() -> gpd.GeoDataFrame:
 @pytest.fixture(scope="session")
 def tiny_facilities() -> gpd.GeoDataFrame:
     return pl.read_facilities(
-        TINY / "facilities.geojson", kind_column="category",
+        TINY / "facilities.geojson",
+        kind_column="category",
         kind_map={"eldercare": "eldercare", "nursery": "nursery"},
     )
 
@@ -103,7 +104,9 @@ def osmnx_tiny_graph():
     old = list(ox.settings.useful_tags_way)
     ox.settings.useful_tags_way = [*old, "foot"]
     try:
-        return ox.graph_from_xml(TINY / "network.osm.bz2", simplify=False, retain_all=True, bidirectional=True)
+        return ox.graph_from_xml(
+            TINY / "network.osm.bz2", simplify=False, retain_all=True, bidirectional=True
+        )
     finally:
         ox.settings.useful_tags_way = old
 

@@ -11,7 +11,9 @@ import planner as pl
 from planner.access import compute_access, default_step_weights, two_step_fca
 
 # 6 km/h = 100 m/min, so one 100 m lattice block is one minute
-KINDS = {"nursery": pl.FacilityKind("nursery", "population", threshold_min=3, speed_kmh=6.0, capacity_unit="slots")}
+KINDS = {
+    "nursery": pl.FacilityKind("nursery", "population", threshold_min=3, speed_kmh=6.0, capacity_unit="slots")
+}
 
 
 def _hand_case(lattice, **kw):
@@ -77,7 +79,9 @@ def test_default_step_weights():
 
 def test_two_step_fca_zero_demand_facility_gives_nothing():
     costs = pd.DataFrame({"facility": ["a", "b"], "cell": [1, 2], "minutes": [1.0, 1.0]})
-    out = two_step_fca(costs, pd.Series({1: 10.0, 2: 0.0, 3: 5.0}), pd.Series({"a": 5.0, "b": 9.0}), max_minutes=5)
+    out = two_step_fca(
+        costs, pd.Series({1: 10.0, 2: 0.0, 3: 5.0}), pd.Series({"a": 5.0, "b": 9.0}), max_minutes=5
+    )
     assert out.tolist() == [0.5, 0.0, 0.0]
 
 
@@ -85,7 +89,9 @@ def test_missing_capacity_names_facilities(lattice):
     cells = points([[0, 0]], population=[10.0])
     fac = points([[0, 0], [100, 0]], kind=["nursery", "nursery"], capacity=[5.0, np.nan])
     cov = pl.compute_coverage(lattice, cells, fac, kinds=KINDS, thresholds_min=(3,))
-    with pytest.raises(pl.InputError, match=r"1 facilities have no capacity \(nursery: \[1\]\).*default_capacity"):
+    with pytest.raises(
+        pl.InputError, match=r"1 facilities have no capacity \(nursery: \[1\]\).*default_capacity"
+    ):
         compute_access(lattice, cov)
     acc = compute_access(lattice, cov, default_capacity={"nursery": 15.0})
     assert acc.facilities["capacity"].tolist() == [5.0, 15.0]
@@ -107,7 +113,9 @@ def test_bad_options(lattice):
 def test_invariants_random(lattice, make_population, seed):
     pop = make_population(25, seed)
     rng = np.random.default_rng(seed)
-    fac = points(rng.uniform(0, 300, (4, 2)), kind=["nursery"] * 4, capacity=rng.integers(1, 60, 4).astype(float))
+    fac = points(
+        rng.uniform(0, 300, (4, 2)), kind=["nursery"] * 4, capacity=rng.integers(1, 60, 4).astype(float)
+    )
     cov = pl.compute_coverage(lattice, pop, fac, kinds=KINDS, thresholds_min=(3,))
     acc = compute_access(lattice, cov)
     # Σ_i P_i A_i equals the capacity of facilities someone reaches (2SFCA conserves supply)
@@ -127,7 +135,9 @@ def test_agrees_with_pysal_access(lattice, make_population, seed, method):
     weights = pytest.importorskip("access.weights")
     pop = make_population(30, seed)
     rng = np.random.default_rng(seed)
-    fac = points(rng.uniform(0, 300, (5, 2)), kind=["nursery"] * 5, capacity=rng.integers(1, 80, 5).astype(float))
+    fac = points(
+        rng.uniform(0, 300, (5, 2)), kind=["nursery"] * 5, capacity=rng.integers(1, 80, 5).astype(float)
+    )
     fac.index = pd.Index([f"f{i}" for i in range(5)], name="facility_id")
     cov = pl.compute_coverage(lattice, pop, fac, kinds=KINDS, thresholds_min=(3,))
     acc = compute_access(lattice, cov, method=method)
@@ -139,17 +149,29 @@ def test_agrees_with_pysal_access(lattice, make_population, seed, method):
     with warnings.catch_warnings():  # third-party pandas deprecations are not ours to assert
         warnings.simplefilter("ignore")
         theirs = fca.two_stage_fca(
-            demand_df, supply_df, cost[["origin", "dest", "cost"]], max_cost=3, demand_index="geoid",
-            demand_name="demand", supply_name="supply", weight_fn=weight_fn,
+            demand_df,
+            supply_df,
+            cost[["origin", "dest", "cost"]],
+            max_cost=3,
+            demand_index="geoid",
+            demand_name="demand",
+            supply_name="supply",
+            weight_fn=weight_fn,
         )
     theirs = theirs.reindex(pop.index).fillna(0.0)
     np.testing.assert_allclose(acc.per_1000["nursery"].to_numpy() / 1000, theirs.to_numpy(), rtol=1e-12)
 
 
 def test_tiny_las_palmas(tiny_network, tiny_population, tiny_facilities):
-    cov = pl.compute_coverage(tiny_network, tiny_population, tiny_facilities, kinds={
-        k: pl.DEFAULT_KINDS[k] for k in ("eldercare", "nursery")})
-    acc = compute_access(tiny_network, cov, method="e2sfca", default_capacity={"eldercare": 60, "nursery": 40})
+    cov = pl.compute_coverage(
+        tiny_network,
+        tiny_population,
+        tiny_facilities,
+        kinds={k: pl.DEFAULT_KINDS[k] for k in ("eldercare", "nursery")},
+    )
+    acc = compute_access(
+        tiny_network, cov, method="e2sfca", default_capacity={"eldercare": 60, "nursery": 40}
+    )
     assert set(acc.per_1000.columns) == {"eldercare", "nursery"}
     for k in acc.kinds:
         t = acc.kinds[k].threshold_min

@@ -103,8 +103,15 @@ def violations(modules: dict[str, Path], layers: dict[str, int]) -> list[str]:
             if module == root and name != root:
                 out.append(f"{name}:{line} imports from the package root")
             elif name in layers and module in layers and layers[module] > layers[name]:
-                out.append(f"{name} (layer {layers[name]}) imports {module} (layer {layers[module]}) at line {line}")
-            if taken and taken.startswith("_") and not taken.startswith("__") and not module.rpartition(".")[2].startswith("_"):
+                out.append(
+                    f"{name} (layer {layers[name]}) imports {module} (layer {layers[module]}) at line {line}"
+                )
+            if (
+                taken
+                and taken.startswith("_")
+                and not taken.startswith("__")
+                and not module.rpartition(".")[2].startswith("_")
+            ):
                 out.append(f"{name}:{line} takes the private name {taken} from {module}")
     out += [f"import cycle: {' <-> '.join(c)}" for c in find_cycles(graph)]
     return out
@@ -161,8 +168,12 @@ def test_results_are_immutable(lattice):
 
     from conftest import points
 
-    cov = pl.compute_coverage(lattice, points([[0, 0]], population=[1.0]), points([[0, 0]], kind=["n"]),
-                              kinds={"n": pl.FacilityKind("n", "population")})
+    cov = pl.compute_coverage(
+        lattice,
+        points([[0, 0]], population=[1.0]),
+        points([[0, 0]], kind=["n"]),
+        kinds={"n": pl.FacilityKind("n", "population")},
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         cov.kinds = {}
     with pytest.raises(TypeError):
@@ -171,7 +182,9 @@ def test_results_are_immutable(lattice):
 
 
 def test_old_module_paths_warn_and_forward():
-    with pytest.warns(DeprecationWarning, match=r"planner.inputs.read_facilities moved to planner.io.facilities"):
+    with pytest.warns(
+        DeprecationWarning, match=r"planner.inputs.read_facilities moved to planner.io.facilities"
+    ):
         from planner.inputs import read_facilities
     assert read_facilities is pl.read_facilities
     import planner.outputs as old

@@ -103,7 +103,9 @@ class Page:
 
         self.page.on("dialog", dialog)
         self.page.goto(path.as_uri())
-        self.page.wait_for_function("typeof L === 'object' && document.querySelector('.leaflet-control-layers')")
+        self.page.wait_for_function(
+            "typeof L === 'object' && document.querySelector('.leaflet-control-layers')"
+        )
         self.page.wait_for_timeout(300)
 
     def remote(self) -> list[str]:
@@ -141,8 +143,14 @@ def test_map_opens_offline_and_renders(browser, full_map, tmp_path):
         overlays = page.eval("document.querySelectorAll('.leaflet-control-layers-overlays input').length")
         assert overlays == expect["overlays"]
         shown = expect["facility_markers"] + expect["site_markers"] + expect["district_labels"]
-        assert page.eval("document.querySelectorAll('.leaflet-marker-icon .pl-fac').length") == expect["facility_markers"]
-        assert page.eval("document.querySelectorAll('.leaflet-marker-icon .pl-site').length") == expect["site_markers"]
+        assert (
+            page.eval("document.querySelectorAll('.leaflet-marker-icon .pl-fac').length")
+            == expect["facility_markers"]
+        )
+        assert (
+            page.eval("document.querySelectorAll('.leaflet-marker-icon .pl-site').length")
+            == expect["site_markers"]
+        )
         assert page.eval("document.querySelectorAll('.pl-label-in').length") == expect["district_labels"]
         assert page.eval("document.querySelectorAll('.leaflet-marker-icon').length") == shown + 1
         # the default Leaflet icon is a loaded data URI (the broken-default-icon regression)
@@ -152,11 +160,13 @@ def test_map_opens_offline_and_renders(browser, full_map, tmp_path):
         # cells, walk areas and people are drawn as SVG paths; legend, title, scale, credit
         assert page.eval("document.querySelectorAll('path.leaflet-interactive').length") > 100
         assert "Walking time to the nearest facility" in page.eval(
-            "document.querySelector('.pl-legend').innerText")
+            "document.querySelector('.pl-legend').innerText"
+        )
         assert "15-minute walking coverage" in page.eval("document.querySelector('.pl-title').innerText")
         assert page.eval("document.querySelector('.leaflet-control-scale-line').innerText").endswith("m")
         assert "© OpenStreetMap contributors" in page.eval(
-            "document.querySelector('.leaflet-control-attribution').innerText")
+            "document.querySelector('.leaflet-control-attribution').innerText"
+        )
         png = page.page.screenshot(path=str(tmp_path / "full.png"))  # as it opens
         assert not_blank(browser, png) > 40
         # every layer can be switched on, and every popup and tooltip opens
@@ -217,7 +227,9 @@ def test_chinese_map_opens(browser, tiny, tmp_path):
         assert page.remote() == []
         assert page.errors == []
         assert "到最近设施的步行时间" in page.eval("document.querySelector('.pl-legend').innerText")
-        assert "托育机构：设施（9）" in page.eval("document.querySelector('.leaflet-control-layers').innerText")
+        assert "托育机构：设施（9）" in page.eval(
+            "document.querySelector('.leaflet-control-layers').innerText"
+        )
     finally:
         page.page.close()
 

@@ -6,11 +6,23 @@ from planner.cli import main
 
 
 def tiny_args(out):
-    return ["coverage", "--network", str(TINY / "network.osm.bz2"),
-            "--population", str(TINY / "population_grid_100m.gpkg"),
-            "--facilities", str(TINY / "facilities.geojson"), "--kind-column", "category",
-            "--kinds", "eldercare,nursery", "--age-shares", "age_60_plus=0.25,age_0_3=0.03",
-            "--out", str(out)]
+    return [
+        "coverage",
+        "--network",
+        str(TINY / "network.osm.bz2"),
+        "--population",
+        str(TINY / "population_grid_100m.gpkg"),
+        "--facilities",
+        str(TINY / "facilities.geojson"),
+        "--kind-column",
+        "category",
+        "--kinds",
+        "eldercare,nursery",
+        "--age-shares",
+        "age_60_plus=0.25,age_0_3=0.03",
+        "--out",
+        str(out),
+    ]
 
 
 def test_coverage_command_writes_outputs(tmp_path, capsys):
@@ -41,7 +53,9 @@ def test_run_bundled_study(tmp_path, capsys):
     by = pd.read_csv(tmp_path / "summary_by_district.csv")
     assert by["district"].nunique() == 22  # the bundled neighbourhood zones
     eld = by[(by.kind == "eldercare") & (by.minutes == 15.0)]
-    assert eld["covered"].sum() == pytest.approx(summary.set_index(["kind", "minutes"]).loc[("eldercare", 15.0), "covered"])
+    assert eld["covered"].sum() == pytest.approx(
+        summary.set_index(["kind", "minutes"]).loc[("eldercare", 15.0), "covered"]
+    )
     assert eld["facilities"].sum() == 7  # every eldercare centre lies in one zone
     assert "per district" in capsys.readouterr().out
 
@@ -102,8 +116,17 @@ def test_missing_inputs_message(tmp_path, capsys):
 
 
 def test_targets_command_through_main(tmp_path, capsys):
-    code = main(["targets", "--study", str(REPO / "data/las_palmas/study.toml"),
-                 "--targets", str(REPO / "data/las_palmas/targets.toml"), "--out", str(tmp_path)])
+    code = main(
+        [
+            "targets",
+            "--study",
+            str(REPO / "data/las_palmas/study.toml"),
+            "--targets",
+            str(REPO / "data/las_palmas/targets.toml"),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     table = pd.read_csv(tmp_path / "targets.csv")
     assert {"indicator", "current", "target", "gap", "met"} <= set(table.columns)
@@ -122,8 +145,21 @@ def test_coord_system_flag_moves_gcj_points(tmp_path, capsys):
 
 def test_map_with_proposed_sites(tmp_path, capsys):
     out = tmp_path / "m.html"
-    assert main(["map", "--study", str(REPO / "data/las_palmas/study.toml"), "--kinds", "eldercare",
-                 "--sites", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "map",
+                "--study",
+                str(REPO / "data/las_palmas/study.toml"),
+                "--kinds",
+                "eldercare",
+                "--sites",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     html = out.read_text(encoding="utf-8")
     assert "proposed sites (5)" in html
     assert "© OpenStreetMap contributors" in html
@@ -139,8 +175,20 @@ def test_map_sites_needs_a_siting_table(tmp_path, capsys):
 
 
 def test_site_by_district(tmp_path, capsys):
-    code = main(["site", "--study", str(REPO / "data/las_palmas/study.toml"), "--kind", "eldercare", "--new", "3",
-                 "--by-district", "--out", str(tmp_path)])
+    code = main(
+        [
+            "site",
+            "--study",
+            str(REPO / "data/las_palmas/study.toml"),
+            "--kind",
+            "eldercare",
+            "--new",
+            "3",
+            "--by-district",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     alloc = pd.read_csv(tmp_path / "allocation_by_district.csv")
     assert alloc["k"].sum() == 3

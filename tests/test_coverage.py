@@ -31,7 +31,9 @@ def test_hand_computed_minutes_on_the_lattice(lattice):
 
 
 def test_path_graph_and_nearest_of_two(tmp_path):
-    net = pl.WalkNetwork.from_edges([[i * 100.0, 0] for i in range(5)], range(4), range(1, 5), [100.0] * 4, crs=UTM)
+    net = pl.WalkNetwork.from_edges(
+        [[i * 100.0, 0] for i in range(5)], range(4), range(1, 5), [100.0] * 4, crs=UTM
+    )
     cells = points([[i * 100.0, 0] for i in range(5)], population=[1.0] * 5)
     fac = points([[0, 0], [400, 0]], kind=["n", "n"])
     fac.index = pd.Index(["west", "east"], name="facility_id")
@@ -43,7 +45,9 @@ def test_path_graph_and_nearest_of_two(tmp_path):
 
 def test_other_component_is_unreachable():
     xy = [[0, 0], [100, 0], [200, 0], [5000, 0], [5100, 0], [5200, 0]]
-    net = pl.WalkNetwork.from_edges(xy, [0, 1, 3, 4], [1, 2, 4, 5], [100.0] * 4, crs=UTM, min_component_share=0.0)
+    net = pl.WalkNetwork.from_edges(
+        xy, [0, 1, 3, 4], [1, 2, 4, 5], [100.0] * 4, crs=UTM, min_component_share=0.0
+    )
     cells = points([[200, 0], [5200, 0]], population=[5.0, 7.0])
     fac = points([[0, 0]], kind=["n"])
     cov = pl.compute_coverage(net, cells, fac, kinds=WALK, thresholds_min=(60,))
@@ -97,7 +101,9 @@ def _networkx_minutes(population, facilities, kind, speed_kmh, limit_min):
     m_per_min = speed_kmh * 1000 / 60
     fxy = np.column_stack([facilities.geometry.x, facilities.geometry.y])
     f_acc, f_pos = tree.query(fxy)
-    cxy = np.column_stack([population.geometry.representative_point().x, population.geometry.representative_point().y])
+    cxy = np.column_stack(
+        [population.geometry.representative_point().x, population.geometry.representative_point().y]
+    )
     c_acc, c_pos = tree.query(cxy)
     best = np.full(len(cxy), np.inf)
     for acc, pos in zip(f_acc, f_pos, strict=True):
@@ -124,8 +130,12 @@ def test_minutes_agree_with_networkx_on_real_fixture(tiny_population, tiny_facil
 
 
 def test_tiny_fixture_shares_are_sane(tiny_network, tiny_population, tiny_facilities):
-    cov = pl.compute_coverage(tiny_network, tiny_population, tiny_facilities, kinds={
-        k: pl.DEFAULT_KINDS[k] for k in ("eldercare", "nursery")})
+    cov = pl.compute_coverage(
+        tiny_network,
+        tiny_population,
+        tiny_facilities,
+        kinds={k: pl.DEFAULT_KINDS[k] for k in ("eldercare", "nursery")},
+    )
     s = cov.summary().set_index(["kind", "minutes"])
     assert 0 < s.loc[("eldercare", 15.0), "share"] < 1
     assert s.loc[("nursery", 15.0), "share"] > s.loc[("nursery", 5.0), "share"]
@@ -135,12 +145,17 @@ def test_tiny_fixture_shares_are_sane(tiny_network, tiny_population, tiny_facili
     gaps = cov.gaps("eldercare")
     assert (gaps["minutes"] > 15).all()
     assert gaps["uncovered"].sum() == pytest.approx(
-        s.loc[("eldercare", 15.0), "total"] - s.loc[("eldercare", 15.0), "covered"])
+        s.loc[("eldercare", 15.0), "total"] - s.loc[("eldercare", 15.0), "covered"]
+    )
 
 
 def test_network_time_is_never_shorter_than_straight_line(tiny_network, tiny_population, tiny_facilities):
-    cov = pl.compute_coverage(tiny_network, tiny_population, tiny_facilities, kinds={
-        k: pl.DEFAULT_KINDS[k] for k in ("eldercare", "nursery")})
+    cov = pl.compute_coverage(
+        tiny_network,
+        tiny_population,
+        tiny_facilities,
+        kinds={k: pl.DEFAULT_KINDS[k] for k in ("eldercare", "nursery")},
+    )
     for k in ("eldercare", "nursery"):
         net, line = cov.minutes[k], cov.straight_minutes[k]
         assert (net >= line - 1e-9).all()
@@ -150,8 +165,12 @@ def test_las_palmas_reference_result():
     """SOURCES.md's sanity check: 1,200 m over the undirected walk graph -> ~67% eldercare, ~91% nursery."""
     study = pl.StudyArea.from_toml(REPO / "data/las_palmas/study.toml")
     net = pl.WalkNetwork.from_osm_file(study.network_path, crs=study.crs)
-    kinds = {k: pl.FacilityKind(k, "population", threshold_min=15, speed_kmh=4.8) for k in ("eldercare", "nursery")}
-    cov = pl.compute_coverage(net, study.read_population(), study.read_facilities(), kinds=kinds, thresholds_min=(15,))
+    kinds = {
+        k: pl.FacilityKind(k, "population", threshold_min=15, speed_kmh=4.8) for k in ("eldercare", "nursery")
+    }
+    cov = pl.compute_coverage(
+        net, study.read_population(), study.read_facilities(), kinds=kinds, thresholds_min=(15,)
+    )
     assert cov.share("eldercare") == pytest.approx(0.672, abs=0.05)
     assert cov.share("nursery") == pytest.approx(0.913, abs=0.03)
     assert cov.params["cells_unsnapped"] == 0
@@ -162,14 +181,17 @@ def test_districts_summary_adds_up(lattice, make_population):
     from shapely.geometry import box
 
     cells = make_population(40, 1, box=(0, 0, 300, 300))
-    districts = gpd.GeoDataFrame({"district": ["west", "east"]},
-                                 geometry=[box(-10, -10, 150, 310), box(150, -10, 310, 310)], crs=UTM)
+    districts = gpd.GeoDataFrame(
+        {"district": ["west", "east"]}, geometry=[box(-10, -10, 150, 310), box(150, -10, 310, 310)], crs=UTM
+    )
     fac = points([[0, 0]], kind=["n"])
     cov = pl.compute_coverage(lattice, cells, fac, kinds=WALK, thresholds_min=(5, 10), districts=districts)
     by = cov.summary(by="district")
     total = cov.summary()
     for t in (5.0, 10.0):
-        assert by[by.minutes == t]["covered"].sum() == pytest.approx(total[total.minutes == t]["covered"].iloc[0])
+        assert by[by.minutes == t]["covered"].sum() == pytest.approx(
+            total[total.minutes == t]["covered"].iloc[0]
+        )
     west = by[(by.district == "west") & (by.minutes == 10.0)]["share"].iloc[0]
     east = by[(by.district == "east") & (by.minutes == 10.0)]["share"].iloc[0]
     assert west > east  # the only facility is in the west
@@ -214,11 +236,20 @@ def test_swapped_lat_lon_is_diagnosed(tiny_network, tiny_population, tiny_facili
     wgs = tiny_facilities.to_crs(4326)
     swapped = wgs.set_geometry(gpd.points_from_xy(wgs.geometry.y, wgs.geometry.x), crs=4326)
     with pytest.raises(pl.InputError, match="swapped"):
-        pl.compute_coverage(tiny_network, tiny_population, swapped, kinds={
-            k: pl.DEFAULT_KINDS[k] for k in ("eldercare", "nursery")})
+        pl.compute_coverage(
+            tiny_network,
+            tiny_population,
+            swapped,
+            kinds={k: pl.DEFAULT_KINDS[k] for k in ("eldercare", "nursery")},
+        )
 
 
 def test_thresholds_validated(lattice):
     with pytest.raises(ValueError, match="positive"):
-        pl.compute_coverage(lattice, points([[0, 0]], population=[1.0]), points([[0, 0]], kind=["n"]),
-                            kinds=WALK, thresholds_min=(0,))
+        pl.compute_coverage(
+            lattice,
+            points([[0, 0]], population=[1.0]),
+            points([[0, 0]], kind=["n"]),
+            kinds=WALK,
+            thresholds_min=(0,),
+        )

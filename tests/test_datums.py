@@ -40,10 +40,7 @@ ONE_CM = 0.01
 def metres(lon1, lat1, lon2, lat2):
     """Haversine distance, written here so the tests do not trust the module's."""
     lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
-    h = (
-        np.sin((lat2 - lat1) / 2) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    )
+    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     return 2 * 6_371_008.8 * np.arcsin(np.sqrt(h))
 
 
@@ -209,9 +206,7 @@ class TestArrays:
 
 
 @pytest.mark.parametrize("func", [gcj02_to_wgs84, bd09_to_gcj02, bd09_to_wgs84])
-@pytest.mark.parametrize(
-    ("kwargs", "match"), [({"tol_deg": 0}, "tol_deg"), ({"max_iter": 0}, "max_iter")]
-)
+@pytest.mark.parametrize(("kwargs", "match"), [({"tol_deg": 0}, "tol_deg"), ({"max_iter": 0}, "max_iter")])
 def test_bad_iteration_options(func, kwargs, match):
     with pytest.raises(ValueError, match=match):
         func(120.62, 31.30, **kwargs)
@@ -224,9 +219,7 @@ class TestToWgs84:
         np.testing.assert_array_equal(to_wgs84(*gcj, "gcj02"), gcj02_to_wgs84(*gcj))
         np.testing.assert_array_equal(to_wgs84(*bd, "bd09"), bd09_to_wgs84(*bd))
         for system in ("wgs84", "cgcs2000"):
-            np.testing.assert_array_equal(
-                to_wgs84(CITY_LON, CITY_LAT, system), (CITY_LON, CITY_LAT)
-            )
+            np.testing.assert_array_equal(to_wgs84(CITY_LON, CITY_LAT, system), (CITY_LON, CITY_LAT))
         assert set(COORD_SYSTEMS) == {"wgs84", "cgcs2000", "gcj02", "bd09"}
 
     @pytest.mark.parametrize("system", ["WGS84", "gcj-02", "epsg:4326", "", None])

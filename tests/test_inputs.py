@@ -9,8 +9,11 @@ import planner as pl
 
 def test_facilities_from_geojson_with_kind_map_and_merge(caplog):
     caplog.set_level("INFO")
-    f = pl.read_facilities(REPO / "data/las_palmas/facilities.geojson", kind_column="category",
-                           kind_map={"eldercare": "eldercare", "nursery": "nursery"})
+    f = pl.read_facilities(
+        REPO / "data/las_palmas/facilities.geojson",
+        kind_column="category",
+        kind_map={"eldercare": "eldercare", "nursery": "nursery"},
+    )
     # the care home mapped 4 times (node, 2 ways, relation) becomes one row: 10 -> 7
     assert f["kind"].value_counts().to_dict() == {"nursery": 20, "eldercare": 7}
     assert "merged 4 facility rows" in caplog.text
@@ -22,10 +25,14 @@ def test_facilities_from_geojson_with_kind_map_and_merge(caplog):
 
 def test_merge_needs_similar_names_and_distance():
     pts = gpd.GeoDataFrame(
-        {"kind": ["n", "n", "n", "n"],
-         "name": ["Escuela Infantil Bambi", "Bambi", "Guardería Sol", "Escuela Infantil Bambi"],
-         "capacity": [10.0, 30.0, np.nan, np.nan]},
-        geometry=gpd.points_from_xy([0, 20, 10, 500], [0, 0, 0, 0]), crs="EPSG:32628")
+        {
+            "kind": ["n", "n", "n", "n"],
+            "name": ["Escuela Infantil Bambi", "Bambi", "Guardería Sol", "Escuela Infantil Bambi"],
+            "capacity": [10.0, 30.0, np.nan, np.nan],
+        },
+        geometry=gpd.points_from_xy([0, 20, 10, 500], [0, 0, 0, 0]),
+        crs="EPSG:32628",
+    )
     out = pl.merge_duplicate_facilities(pts, within_m=60)
     assert len(out) == 3  # Bambi twice nearby merged; far twin and other name kept
     assert out["capacity"].iloc[0] == 30.0
@@ -33,7 +40,9 @@ def test_merge_needs_similar_names_and_distance():
 
 def test_csv_facilities(tmp_path):
     p = tmp_path / "f.csv"
-    p.write_text("kind,name,capacity,lon,lat\nnursery,A,40,-15.43,28.12\neldercare,B,,-15.42,28.13\n", encoding="utf-8")
+    p.write_text(
+        "kind,name,capacity,lon,lat\nnursery,A,40,-15.43,28.12\neldercare,B,,-15.42,28.13\n", encoding="utf-8"
+    )
     f = pl.read_facilities(p)
     assert f.crs.to_epsg() == 4326
     assert f["capacity"].tolist()[0] == 40.0
@@ -82,7 +91,9 @@ def test_population_missing_column(tmp_path):
 @pytest.mark.parametrize(("value", "match"), [("-3", "negative"), ("", "empty"), ("many", "non-numeric")])
 def test_population_bad_values(tmp_path, value, match):
     p = tmp_path / "pop.csv"
-    p.write_text(f"cell_id,population,lon,lat\na,10,-15.43,28.12\nb,{value},-15.43,28.121\n", encoding="utf-8")
+    p.write_text(
+        f"cell_id,population,lon,lat\na,10,-15.43,28.12\nb,{value},-15.43,28.121\n", encoding="utf-8"
+    )
     with pytest.raises(pl.InputError, match=match):
         pl.read_population(p)
 
@@ -122,7 +133,9 @@ def test_empty_geometries_dropped_and_counted(tmp_path, caplog):
     from shapely.geometry import Point
 
     p = tmp_path / "f.gpkg"
-    gpd.GeoDataFrame({"kind": ["n", "n"], "name": ["a", "b"]}, geometry=[Point(0, 0), None], crs=32628).to_file(p)
+    gpd.GeoDataFrame(
+        {"kind": ["n", "n"], "name": ["a", "b"]}, geometry=[Point(0, 0), None], crs=32628
+    ).to_file(p)
     f = pl.read_facilities(p)
     assert len(f) == 1
     assert "dropped 1 rows with empty geometry" in caplog.text
@@ -133,7 +146,9 @@ def test_study_from_toml_and_errors(tmp_path):
     assert s.crs.to_epsg() == 32628
     assert s.kinds["nursery"].target_column == "age_0_3"
     bad = tmp_path / "s.toml"
-    bad.write_text('[network]\npath = "x"\n[population]\npath="p"\n[facilities]\npath="f"\n[kinds.eldercare]\nspeed = 3\n')
+    bad.write_text(
+        '[network]\npath = "x"\n[population]\npath="p"\n[facilities]\npath="f"\n[kinds.eldercare]\nspeed = 3\n'
+    )
     with pytest.raises(pl.InputError, match=r"\[kinds.eldercare\].*unknown key"):
         pl.StudyArea.from_toml(bad)
     bad.write_text('[network]\npath = "x"\n')
@@ -152,7 +167,9 @@ def test_kind_validation():
 
 def test_facilities_keep_other_columns(tmp_path):
     p = tmp_path / "f.csv"
-    pd.DataFrame({"kind": ["nursery"], "name": ["A"], "district_code": ["320508"], "lon": [-15.4], "lat": [28.1]}).to_csv(p, index=False)
+    pd.DataFrame(
+        {"kind": ["nursery"], "name": ["A"], "district_code": ["320508"], "lon": [-15.4], "lat": [28.1]}
+    ).to_csv(p, index=False)
     assert pl.read_facilities(p)["district_code"].iloc[0] in ("320508", 320508)
 
 

@@ -107,7 +107,9 @@ def test_shapefile_honours_cpg():
 
 
 def test_shapefile_without_cpg_warns_mojibake_and_encoding_fixes_it():
-    with pytest.warns(UserWarning, match=r"column 'name' looks mis-decoded \(mojibake\).*--encoding gbk.*\.cpg"):
+    with pytest.warns(
+        UserWarning, match=r"column 'name' looks mis-decoded \(mojibake\).*--encoding gbk.*\.cpg"
+    ):
         pl.read_facilities(RW / "facilities_gbk_nocpg.shp", merge_within_m=None)
     f = pl.read_facilities(RW / "facilities_gbk_nocpg.shp", encoding="gbk", merge_within_m=None)
     assert f["name"].tolist()[0] == "姑苏区养老服务中心"
@@ -124,7 +126,9 @@ def test_utf8_csv_with_bom_and_explicit_encoding(tmp_path):
 def test_mojibake_in_csv_is_warned(tmp_path):
     p = tmp_path / "f.csv"
     garbled = "托育园".encode("gbk").decode("latin-1")
-    p.write_text(f"kind,name,lon,lat\nnursery,{garbled},120.62,31.30\nnursery,ok,120.63,31.31\n", encoding="utf-8")
+    p.write_text(
+        f"kind,name,lon,lat\nnursery,{garbled},120.62,31.30\nnursery,ok,120.63,31.31\n", encoding="utf-8"
+    )
     with pytest.warns(UserWarning, match=r"'name'.*rows \[2\]"):
         pl.read_facilities(p, merge_within_m=None)
 
@@ -154,33 +158,93 @@ def _bowtie(tmp_path):
 
 BAD = [
     # (id, reader, make file, reader options, expected InputError message)
-    ("swapped-csv", "fac", lambda t: _csv(t, "kind,lon,lat\nn,31.30,120.62\n"), {},
-     r"rows \[2\].*swapped: lat holds longitudes"),
-    ("swapped-vector", "fac", lambda t: _gpkg(t, [Point(31.3, 120.62)], crs=4326, kind=["n"]), {},
-     r"rows \[0\].*outside the valid range.*swap"),
-    ("no-numeric-coords", "fac", lambda t: _csv(t, "kind,lon,lat\nn,120.6,31.3\nn,,31.3\n"), {},
-     r"rows \[3\] have no numeric lon/lat"),
-    ("missing-coord-columns", "fac", lambda t: _csv(t, "kind,东,北\nn,120.6,31.3\n"), {},
-     r"missing column\(s\) \['lon', 'lat'\].*--lon-col/--lat-col"),
-    ("unknown-coord-system", "fac", lambda t: _csv(t, "kind,lon,lat\nn,120.6,31.3\n"), {"coord_system": "wgs-72x"},
-     r"coord_system 'wgs-72x' is not known.*gcj02"),
-    ("gcj-on-projected-file", "fac", lambda t: _gpkg(t, [Point(457000, 3110000)], kind=["n"]),
-     {"coord_system": "gcj02"}, r"projected CRS.*coord_system is 'gcj02'"),
-    ("declared-crs-disagrees", "fac", lambda t: _gpkg(t, [Point(457000, 3110000)], kind=["n"]),
-     {"coord_system": "EPSG:32650"}, r"declares CRS EPSG:32628 but coord_system says EPSG:32650"),
-    ("wrong-encoding", "fac", lambda t: _csv(t, "kind,名称,lon,lat\nn,托育,120.6,31.3\n", "gbk"),
-     {"encoding": "utf-8"}, r"not valid utf-8 \(line 1\).*--encoding"),
-    ("unknown-encoding", "fac", lambda t: _csv(t, "kind,lon,lat\nn,120.6,31.3\n"), {"encoding": "klingon"},
-     r"unknown encoding 'klingon'"),
-    ("duplicate-ids", "fac", lambda t: _csv(t, "id,kind,lon,lat\na,n,120.6,31.3\nb,n,120.7,31.3\na,n,120.8,31.3\n"),
-     {"id_column": "id"}, r"duplicate ids \[a\] in column 'id', rows \[2, 4\]"),
+    (
+        "swapped-csv",
+        "fac",
+        lambda t: _csv(t, "kind,lon,lat\nn,31.30,120.62\n"),
+        {},
+        r"rows \[2\].*swapped: lat holds longitudes",
+    ),
+    (
+        "swapped-vector",
+        "fac",
+        lambda t: _gpkg(t, [Point(31.3, 120.62)], crs=4326, kind=["n"]),
+        {},
+        r"rows \[0\].*outside the valid range.*swap",
+    ),
+    (
+        "no-numeric-coords",
+        "fac",
+        lambda t: _csv(t, "kind,lon,lat\nn,120.6,31.3\nn,,31.3\n"),
+        {},
+        r"rows \[3\] have no numeric lon/lat",
+    ),
+    (
+        "missing-coord-columns",
+        "fac",
+        lambda t: _csv(t, "kind,东,北\nn,120.6,31.3\n"),
+        {},
+        r"missing column\(s\) \['lon', 'lat'\].*--lon-col/--lat-col",
+    ),
+    (
+        "unknown-coord-system",
+        "fac",
+        lambda t: _csv(t, "kind,lon,lat\nn,120.6,31.3\n"),
+        {"coord_system": "wgs-72x"},
+        r"coord_system 'wgs-72x' is not known.*gcj02",
+    ),
+    (
+        "gcj-on-projected-file",
+        "fac",
+        lambda t: _gpkg(t, [Point(457000, 3110000)], kind=["n"]),
+        {"coord_system": "gcj02"},
+        r"projected CRS.*coord_system is 'gcj02'",
+    ),
+    (
+        "declared-crs-disagrees",
+        "fac",
+        lambda t: _gpkg(t, [Point(457000, 3110000)], kind=["n"]),
+        {"coord_system": "EPSG:32650"},
+        r"declares CRS EPSG:32628 but coord_system says EPSG:32650",
+    ),
+    (
+        "wrong-encoding",
+        "fac",
+        lambda t: _csv(t, "kind,名称,lon,lat\nn,托育,120.6,31.3\n", "gbk"),
+        {"encoding": "utf-8"},
+        r"not valid utf-8 \(line 1\).*--encoding",
+    ),
+    (
+        "unknown-encoding",
+        "fac",
+        lambda t: _csv(t, "kind,lon,lat\nn,120.6,31.3\n"),
+        {"encoding": "klingon"},
+        r"unknown encoding 'klingon'",
+    ),
+    (
+        "duplicate-ids",
+        "fac",
+        lambda t: _csv(t, "id,kind,lon,lat\na,n,120.6,31.3\nb,n,120.7,31.3\na,n,120.8,31.3\n"),
+        {"id_column": "id"},
+        r"duplicate ids \[a\] in column 'id', rows \[2, 4\]",
+    ),
     ("no-crs", "pop", lambda t: _no_crs(t), {}, r"has no CRS.*--coord-system"),
-    ("negative-population", "pop", lambda t: _csv(t, "cell_id,population,lon,lat\na,5,120.6,31.3\nb,-2,120.7,31.3\n"),
-     {}, r"negative"),
-    ("overlapping-cells", "pop",
-     lambda t: _gpkg(t, [box(0, 0, 100, 100), box(50, 0, 150, 100), box(100, 0, 200, 100)],
-                     population=[1.0, 2.0, 3.0]),
-     {}, r"2 pairs of overlapping cells \[0/1, 1/2\].*counted twice"),
+    (
+        "negative-population",
+        "pop",
+        lambda t: _csv(t, "cell_id,population,lon,lat\na,5,120.6,31.3\nb,-2,120.7,31.3\n"),
+        {},
+        r"negative",
+    ),
+    (
+        "overlapping-cells",
+        "pop",
+        lambda t: _gpkg(
+            t, [box(0, 0, 100, 100), box(50, 0, 150, 100), box(100, 0, 200, 100)], population=[1.0, 2.0, 3.0]
+        ),
+        {},
+        r"2 pairs of overlapping cells \[0/1, 1/2\].*counted twice",
+    ),
     ("all-empty", "pop", lambda t: _gpkg(t, [None], population=[1.0]), {}, r"every geometry is empty"),
     ("not-a-format", "fac", lambda t: _write(t / "f.dbf2", "x"), {}, r"unknown type '.dbf2'.*Excel"),
 ]
@@ -198,7 +262,9 @@ def _no_crs(tmp_path):
     return p
 
 
-@pytest.mark.parametrize(("reader", "make", "options", "match"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+@pytest.mark.parametrize(
+    ("reader", "make", "options", "match"), [b[1:] for b in BAD], ids=[b[0] for b in BAD]
+)
 def test_bad_input_table(tmp_path, reader, make, options, match):
     path = make(tmp_path)
     read = pl.read_facilities if reader == "fac" else pl.read_population
@@ -225,7 +291,9 @@ def test_empty_and_null_geometries_dropped_and_counted(tmp_path, caplog):
 
 
 def test_points_outside_area_suggest_wrong_datum(tmp_path):
-    f = pl.read_facilities(RW / "facilities_bd09.xlsx", lon_column="x_bd", lat_column="y_bd", merge_within_m=None)
+    f = pl.read_facilities(
+        RW / "facilities_bd09.xlsx", lon_column="x_bd", lat_column="y_bd", merge_within_m=None
+    )
     area = gpd.GeoSeries(gpd.points_from_xy(WGS_LON, WGS_LAT), crs=4326).to_crs(32651)
     minx, miny, maxx, maxy = area.total_bounds
     with pytest.raises(pl.InputError, match=r"of 3 rows lie outside.*datum.*--coord-system"):

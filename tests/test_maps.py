@@ -44,7 +44,14 @@ XSS = (
     "\"'><svg onload=window.__xss=1>\\",
     "\u2028alert(1)\u2029</style><script>alert(1)</script>",
 )
-RAW_FRAGMENTS = ("<img src=x", "${window", "`;window", "</script><script>", "<svg onload", "alert(1)</script>")
+RAW_FRAGMENTS = (
+    "<img src=x",
+    "${window",
+    "`;window",
+    "</script><script>",
+    "<svg onload",
+    "alert(1)</script>",
+)
 
 
 @dataclass(frozen=True)
@@ -99,9 +106,15 @@ def fake_sites(cov: pl.Coverage, n: int = 3, names=None) -> FakeSiting:
     covered = cov.share("eldercare") * float(cov.population["age_60_plus"].sum())
     gain = gaps["uncovered"].to_numpy()
     sites = gpd.GeoDataFrame(
-        {"rank": np.arange(1, n + 1), "gain": gain, "cumulative": covered + np.cumsum(gain),
-         "kind": "eldercare", "name": list(names) if names else [f"candidate {i}" for i in range(n)]},
-        geometry=gaps.geometry.representative_point().to_numpy(), crs=cov.population.crs,
+        {
+            "rank": np.arange(1, n + 1),
+            "gain": gain,
+            "cumulative": covered + np.cumsum(gain),
+            "kind": "eldercare",
+            "name": list(names) if names else [f"candidate {i}" for i in range(n)],
+        },
+        geometry=gaps.geometry.representative_point().to_numpy(),
+        crs=cov.population.crs,
     ).iloc[::-1]  # not in build order on purpose: the map sorts by rank
     return FakeSiting(sites, {"kind": "eldercare", "solver": "stand-in"})
 
@@ -243,8 +256,17 @@ def test_layers_legend_title_scale_and_attribution(tiny):
         for layer in ("walking time", "15-min walk areas", "facilities ("):
             assert f"{kind}: {layer}" in html
     assert "people not covered (" in html
-    for text in ("Streets", "Study area", "Districts", "Walking time to the nearest facility", "0–5 min",
-                 "5–10 min", "10–15 min", "over 15 min or not reachable", "15-minute walking coverage"):
+    for text in (
+        "Streets",
+        "Study area",
+        "Districts",
+        "Walking time to the nearest facility",
+        "0–5 min",
+        "5–10 min",
+        "10–15 min",
+        "over 15 min or not reachable",
+        "15-minute walking coverage",
+    ):
         assert escape_html(text) in html, text
     assert "© OpenStreetMap contributors" in html
     assert "L.control.scale" in html
@@ -308,8 +330,16 @@ def test_xss_payloads_never_reach_the_html_raw(tiny):
 def test_chinese_labels(tiny):
     net, cov, _ = tiny
     html = js_text(pm.map_html(pm.coverage_map(cov, net, lang="zh")))
-    for text in ("15分钟步行覆盖", "到最近设施的步行时间", "养老服务设施：步行时间", "托育机构：设施（9）",
-                 "60岁及以上老人", "超过 15 分钟或不可达", "道路", "© OpenStreetMap contributors"):
+    for text in (
+        "15分钟步行覆盖",
+        "到最近设施的步行时间",
+        "养老服务设施：步行时间",
+        "托育机构：设施（9）",
+        "60岁及以上老人",
+        "超过 15 分钟或不可达",
+        "道路",
+        "© OpenStreetMap contributors",
+    ):
         assert text in html, text
     assert "Walking time" not in html
 
@@ -460,8 +490,14 @@ def test_siting_map_draws_its_own_coverage_context(tiny):
     net, cov, boundary = tiny
     m = pm.siting_map(fake_sites(cov), net, coverage=cov, districts=two_districts(cov), boundary=boundary)
     html = pm.map_html(m)
-    for text in ("Eldercare centre: walking time", "Districts", "Study area", "Streets",
-                 "Eldercare centre: proposed sites (3)", "15-minute walking coverage"):
+    for text in (
+        "Eldercare centre: walking time",
+        "Districts",
+        "Study area",
+        "Streets",
+        "Eldercare centre: proposed sites (3)",
+        "15-minute walking coverage",
+    ):
         assert text in html, text
     assert "Nursery" not in html  # only the sites' kind
     assert html.count('"pane":"pl-context"') == 1  # the streets, drawn once
@@ -504,20 +540,20 @@ def test_cli_map_command(tiny, tmp_path, capsys):
         f"""name = "tiny"
 crs = "EPSG:32628"
 [network]
-path = "{(TINY / 'network.osm.bz2').as_posix()}"
+path = "{(TINY / "network.osm.bz2").as_posix()}"
 [population]
-path = "{(TINY / 'population_grid_100m.gpkg').as_posix()}"
+path = "{(TINY / "population_grid_100m.gpkg").as_posix()}"
 [population.age_shares]
 age_60_plus = 0.25
 age_0_3 = 0.03
 [facilities]
-path = "{(TINY / 'facilities.geojson').as_posix()}"
+path = "{(TINY / "facilities.geojson").as_posix()}"
 kind_column = "category"
 [facilities.kind_map]
 eldercare = "eldercare"
 nursery = "nursery"
 [boundary]
-path = "{(TINY / 'study_area.geojson').as_posix()}"
+path = "{(TINY / "study_area.geojson").as_posix()}"
 [kinds.eldercare]
 target_column = "age_60_plus"
 [kinds.nursery]

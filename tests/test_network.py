@@ -94,14 +94,22 @@ def test_osm_file_matches_osmnx_graph():
     """Our XML parser gives the same street graph as osmnx on the same file."""
     net = pl.WalkNetwork.from_osm_file(TINY / "network.osm.bz2", crs=UTM, max_edge_m=None, use_cache=False)
     g = osmnx_tiny_graph()
-    keep = [(a, b) for a, b, d in g.edges(data=True)
-            if is_walkable({k: (v if isinstance(v, str) else str(v)) for k, v in d.items()})]
+    keep = [
+        (a, b)
+        for a, b, d in g.edges(data=True)
+        if is_walkable({k: (v if isinstance(v, str) else str(v)) for k, v in d.items()})
+    ]
     pairs = {(min(a, b), max(a, b)) for a, b in keep if a != b}
     ids = net.node_id
     ours = {(min(ids[a], ids[b]), max(ids[a], ids[b])) for a, b in zip(net.edges.u, net.edges.v, strict=True)}
     assert ours == pairs
     length = {(min(a, b), max(a, b)): d["length"] for a, b, d in g.edges(data=True)}
-    got = np.array([length[(min(ids[a], ids[b]), max(ids[a], ids[b]))] for a, b in zip(net.edges.u, net.edges.v, strict=True)])
+    got = np.array(
+        [
+            length[(min(ids[a], ids[b]), max(ids[a], ids[b]))]
+            for a, b in zip(net.edges.u, net.edges.v, strict=True)
+        ]
+    )
     np.testing.assert_allclose(net.edges.length_m.to_numpy(), got, rtol=1e-6)
 
 
@@ -135,7 +143,10 @@ def test_pbf_gets_a_conversion_hint(tmp_path):
 
 @pytest.mark.parametrize(
     ("content", "match"),
-    [(b"<osm><node id='1' lat='0' lon='0'/></osm>", "no walkable streets"), (b"<osm><node", "not a readable OSM XML")],
+    [
+        (b"<osm><node id='1' lat='0' lon='0'/></osm>", "no walkable streets"),
+        (b"<osm><node", "not a readable OSM XML"),
+    ],
 )
 def test_bad_osm_files(tmp_path, content, match):
     f = tmp_path / "bad.osm"

@@ -100,7 +100,9 @@ def check_maps(nb: nbformat.NotebookNode, expected: int) -> None:
 def check_01(nb: nbformat.NotebookNode) -> None:
     out = "\n".join(outputs(nb, "stdout"))
     # the README's figures for the bundled data
-    assert "Eldercare centre: 50.6% of the 73,866 people aged 60+ live within 15 min (900 m at 3.6 km/h)" in out
+    assert (
+        "Eldercare centre: 50.6% of the 73,866 people aged 60+ live within 15 min (900 m at 3.6 km/h)" in out
+    )
     assert "Nursery: 87.1% of the 7,387 people aged 0–3 live within 15 min (1,125 m at 4.5 km/h)" in out
     assert "Elderly meal site: 0.0%" in out
     table = "\n".join(outputs(nb, "text"))
@@ -114,7 +116,9 @@ def check_02(nb: nbformat.NotebookNode) -> None:
     assert "Kinds with no facility at all: Elderly meal site, Children's home" in out
     net, line = number(r"eldercare: ([\d.]+)% on the network, ([\d.]+)% in a straight line", out)
     assert (net, line) == (50.6, 70.0)
-    slow, fast = number(r"Within 15 min: ([\d.]+)% of people aged 60\+ at 3\.6 km/h, ([\d.]+)% at 4\.5 km/h", out)
+    slow, fast = number(
+        r"Within 15 min: ([\d.]+)% of people aged 60\+ at 3\.6 km/h, ([\d.]+)% at 4\.5 km/h", out
+    )
     assert slow == 50.6  # the study's own speed gives the study's figure
     assert fast > slow + 5
     assert len(outputs(nb, "png")) == 2  # the two charts
@@ -123,7 +127,9 @@ def check_02(nb: nbformat.NotebookNode) -> None:
 def check_03(nb: nbformat.NotebookNode) -> None:
     out = "\n".join(outputs(nb, "stdout"))
     assert "solver status: optimal" in out
-    pattern = r"{}: ([\d.]+)% now -> ([\d.]+)% with (\d+) new sites \(solver, optimal\); recomputed: ([\d.]+)%"
+    pattern = (
+        r"{}: ([\d.]+)% now -> ([\d.]+)% with (\d+) new sites \(solver, optimal\); recomputed: ([\d.]+)%"
+    )
     before, after, k, recomputed = number(pattern.format("eldercare"), out)
     assert (before, k) == (50.6, 3)
     assert after == recomputed  # the solver and an independent coverage run agree

@@ -11,6 +11,7 @@ from planner.io.write import atomic_path, to_toml, write_layer, write_table
 def test_atomic_path_keeps_old_file_on_failure(tmp_path):
     target = tmp_path / "t.csv"
     target.write_text("old")
+
     def fail():
         with atomic_path(target) as tmp:
             tmp.write_text("half")

@@ -1,8 +1,6 @@
-import argparse
 import importlib.util
 import os
 import sys
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np

@@ -27,7 +27,9 @@ def assert_same_streamed(ref: pl.Coverage, got: pl.Coverage) -> None:
     pd.testing.assert_frame_equal(ref.nearest, got.nearest, check_exact=True)
     pd.testing.assert_frame_equal(ref.straight_minutes, got.straight_minutes, check_exact=True)
     for name in ("access_m", "ok", "fragment"):
-        np.testing.assert_array_equal(getattr(ref.cell_snap, name), getattr(got.cell_snap, name), err_msg=name)
+        np.testing.assert_array_equal(
+            getattr(ref.cell_snap, name), getattr(got.cell_snap, name), err_msg=name
+        )
     assert (got.cell_snap.node == -1).all()
     pd.testing.assert_frame_equal(ref.to_geodataframe(), got.to_geodataframe(), check_exact=True)
     pd.testing.assert_frame_equal(ref.summary(), got.summary(), check_exact=True)
@@ -66,7 +68,9 @@ def test_snap_ties_are_the_same_on_a_sub_network():
     g2l[keep] = np.arange(len(keep))
     uu, vv = np.array(u), np.array(v)
     inside = (g2l[uu] >= 0) & (g2l[vv] >= 0)
-    part = pl.WalkNetwork.from_edges(xy[keep], g2l[uu[inside]], g2l[vv[inside]], [50.0] * inside.sum(), crs=UTM)
+    part = pl.WalkNetwork.from_edges(
+        xy[keep], g2l[uu[inside]], g2l[vv[inside]], [50.0] * inside.sum(), crs=UTM
+    )
     a, b = whole.snap(q, max_snap_m=100), part.snap(q, max_snap_m=100)
     np.testing.assert_array_equal(a.node, keep[b.node])
     np.testing.assert_array_equal(a.access_m, b.access_m)
@@ -229,7 +233,9 @@ def test_synthetic_osm_has_the_traps(synthetic_osm):
 @pytest.mark.parametrize("tile_m", [600.0, 1500.0, 50_000.0])
 def test_streamed_equals_untiled_synthetic(synthetic_osm, tile_m, tmp_path):
     path, crs, net, cells, fac, kw, ref = synthetic_osm
-    got = compute_coverage_tiled(path, cells, fac, crs=crs, max_edge_m=40.0, tile_m=tile_m, work_dir=tmp_path, **kw)
+    got = compute_coverage_tiled(
+        path, cells, fac, crs=crs, max_edge_m=40.0, tile_m=tile_m, work_dir=tmp_path, **kw
+    )
     assert_same_streamed(ref, got)
     if tile_m <= 600:
         assert max(s["nodes"] for s in got.params["tile_stats"]) < net.n_nodes / 3
@@ -269,7 +275,9 @@ def test_streamed_bad_input(city, tmp_path):
     with pytest.raises(ValueError, match="crs applies to a network read from a file"):
         compute_coverage_tiled(net, pop, fac, crs="EPSG:3857", **kw)
     # population with x and y swapped: refused before any tile runs, with a hint
-    swapped = pop.set_geometry(gpd.points_from_xy(pop.geometry.centroid.y, pop.geometry.centroid.x), crs=pop.crs)
+    swapped = pop.set_geometry(
+        gpd.points_from_xy(pop.geometry.centroid.y, pop.geometry.centroid.x), crs=pop.crs
+    )
     with pytest.raises(pl.InputError, match="population cells"):
         compute_coverage_tiled(study.network_path, swapped, fac, crs=net.crs, work_dir=tmp_path, **kw)
     assert not list(tmp_path.glob("*.parquet"))
@@ -314,7 +322,9 @@ def test_ways_before_nodes(tmp_path, synthetic_osm):
     nodes = [line for line in text if line.startswith("<node")]
     ways = [line for line in text if line.startswith("<way")]
     flipped = tmp_path / "ways_first.osm"
-    flipped.write_text("\n".join([*text[:2], *ways[: len(ways) // 2], *nodes, *ways[len(ways) // 2 :], "</osm>"]))
+    flipped.write_text(
+        "\n".join([*text[:2], *ways[: len(ways) // 2], *nodes, *ways[len(ways) // 2 :], "</osm>"])
+    )
     again = pl.WalkNetwork.from_osm_file(flipped, crs=crs, max_edge_m=40.0, use_cache=False)
     assert again.n_nodes == net.n_nodes
     got = compute_coverage_tiled(flipped, cells, fac, crs=crs, max_edge_m=40.0, tile_m=1500, **kw)

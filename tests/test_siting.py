@@ -314,7 +314,9 @@ def recomputed_covered(network, population, facilities, result, kind="eldercare"
 
 
 @pytest.mark.parametrize("model", ["mclp", "lscp", "pmedian"])
-def test_covered_equals_recomputed_coverage(tiny_problem, tiny_network, tiny_population, tiny_facilities, model):
+def test_covered_equals_recomputed_coverage(
+    tiny_problem, tiny_network, tiny_population, tiny_facilities, model
+):
     if model == "lscp":
         r = st.solve_lscp(tiny_problem)
     elif model == "pmedian":
@@ -525,7 +527,7 @@ def test_cli_site_reads_study_table(tmp_path, capsys):
         f'name = "tiny"\ncrs = "EPSG:32628"\n'
         f'[network]\npath = "{(TINY / "network.osm.bz2").as_posix()}"\n'
         f'[population]\npath = "{(TINY / "population_grid_100m.gpkg").as_posix()}"\n'
-        f'[population.age_shares]\nage_60_plus = 0.25\nage_0_3 = 0.03\nage_0_17 = 0.16\n'
+        f"[population.age_shares]\nage_60_plus = 0.25\nage_0_3 = 0.03\nage_0_17 = 0.16\n"
         f'[facilities]\npath = "{(TINY / "facilities.geojson").as_posix()}"\nkind_column = "category"\n'
         f'[facilities.kind_map]\neldercare = "eldercare"\nnursery = "nursery"\n'
         f'[siting]\nkind = "eldercare"\nmodel = "lscp"\nspacing_m = 200\ntime_limit_s = 30\n',
@@ -547,7 +549,7 @@ def test_study_siting_table_runs_in_the_pipeline(tmp_path):
         f'name = "tiny"\ncrs = "EPSG:32628"\n'
         f'[network]\npath = "{(TINY / "network.osm.bz2").as_posix()}"\n'
         f'[population]\npath = "{(TINY / "population_grid_100m.gpkg").as_posix()}"\n'
-        f'[population.age_shares]\nage_60_plus = 0.25\nage_0_3 = 0.03\nage_0_17 = 0.16\n'
+        f"[population.age_shares]\nage_60_plus = 0.25\nage_0_3 = 0.03\nage_0_17 = 0.16\n"
         f'[facilities]\npath = "{(TINY / "facilities.geojson").as_posix()}"\nkind_column = "category"\n'
         f'[facilities.kind_map]\neldercare = "eldercare"\nnursery = "nursery"\n'
         f'[siting]\nkind = "eldercare"\nnew = 1\ncandidates = "cand.geojson"\n',

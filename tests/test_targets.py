@@ -10,7 +10,11 @@ import planner as pl
 from planner.access import compute_access
 from planner.targets import ALL, Target, TargetSet, evaluate_targets, read_targets
 
-KINDS = {"eldercare": pl.FacilityKind("eldercare", "population", threshold_min=2, speed_kmh=6.0, capacity_unit="beds")}
+KINDS = {
+    "eldercare": pl.FacilityKind(
+        "eldercare", "population", threshold_min=2, speed_kmh=6.0, capacity_unit="beds"
+    )
+}
 
 TOY = """\
 by = "district"
@@ -77,7 +81,9 @@ def test_indicator_table_known_answers(toy, tmp_path):
     blank = report.blank_zones
     assert sorted(blank.loc[blank["zone_column"] == "community", "zone"]) == ["b", "c", "d"]
     assert set(blank.loc[blank["zone_column"] == "district", "indicator"]) == {
-        "population_share_within", "per_1000_target"}
+        "population_share_within",
+        "per_1000_target",
+    }
     assert set(blank.loc[blank["zone_column"] == "district", "zone"]) == {"S"}
     assert "TargetReport(rows=9, met=1" in repr(report)
 
@@ -107,14 +113,17 @@ def test_missing_capacity_uses_file_default(lattice, tmp_path):
     ts = TargetSet((Target("eldercare", "per_1000_target", 40),))
     with pytest.raises(pl.InputError, match="no capacity"):
         evaluate_targets(cov, ts)
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
         [default_capacity]
         eldercare = 25
         [[target]]
         kind = "eldercare"
         indicator = "per_1000_target"
         value = 40
-        """)
+        """,
+    )
     t = evaluate_targets(cov, read_targets(path)).table.iloc[0]
     assert (t["current"], t["needed"]) == (25.0, 15.0)
 
@@ -126,12 +135,21 @@ class TestBadFiles:
             read_targets(p)
 
     def test_unknown_kind_names_line(self, tmp_path):
-        p = write(tmp_path, TOY.replace('kind = "eldercare"\nindicator = "units', 'kind = "hospital"\nindicator = "units'))
-        with pytest.raises(pl.InputError, match=r"line 15: target 3 has unknown kind 'hospital'; known kinds are \['eldercare'\]"):
+        p = write(
+            tmp_path,
+            TOY.replace('kind = "eldercare"\nindicator = "units', 'kind = "hospital"\nindicator = "units'),
+        )
+        with pytest.raises(
+            pl.InputError,
+            match=r"line 15: target 3 has unknown kind 'hospital'; known kinds are \['eldercare'\]",
+        ):
             read_targets(p, kinds=list(KINDS))
 
     def test_unknown_kind_at_evaluation(self, toy, tmp_path):
-        p = write(tmp_path, TOY.replace('kind = "eldercare"\nindicator = "units', 'kind = "hospital"\nindicator = "units'))
+        p = write(
+            tmp_path,
+            TOY.replace('kind = "eldercare"\nindicator = "units', 'kind = "hospital"\nindicator = "units'),
+        )
         with pytest.raises(pl.InputError, match=r"line 14: unknown kind 'hospital'"):
             evaluate_targets(toy, read_targets(p))
 
@@ -182,7 +200,9 @@ def test_cli_targets_on_tiny(tmp_path, capsys):
 
     parser = build_parser()
     tiny = REPO / "tests/data/las_palmas_tiny"
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
         [default_capacity]
         eldercare = 60
         nursery = 40
@@ -195,13 +215,30 @@ def test_cli_targets_on_tiny(tmp_path, capsys):
         indicator = "per_1000_target"
         basis = "reachable"
         value = 4.5
-        """)
-    args = parser.parse_args([
-        "targets", "--targets", str(path), "--network", str(tiny / "network.osm.bz2"),
-        "--population", str(tiny / "population_grid_100m.gpkg"), "--facilities", str(tiny / "facilities.geojson"),
-        "--kind-column", "category", "--kinds", "eldercare,nursery",
-        "--age-shares", "age_60_plus=0.25,age_0_3=0.03,age_0_17=0.16", "--no-cache", "--out", str(tmp_path / "out"),
-    ])
+        """,
+    )
+    args = parser.parse_args(
+        [
+            "targets",
+            "--targets",
+            str(path),
+            "--network",
+            str(tiny / "network.osm.bz2"),
+            "--population",
+            str(tiny / "population_grid_100m.gpkg"),
+            "--facilities",
+            str(tiny / "facilities.geojson"),
+            "--kind-column",
+            "category",
+            "--kinds",
+            "eldercare,nursery",
+            "--age-shares",
+            "age_60_plus=0.25,age_0_3=0.03,age_0_17=0.16",
+            "--no-cache",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert run_targets_command(args) == 0
     out = capsys.readouterr().out
     assert "eldercare: share of target people within 15 min" in out

@@ -44,34 +44,44 @@ def facilities() -> None:
     lat = np.array([r[4] for r in rows], float)
     lon[-1] += 15.0 / (111_320 * np.cos(np.radians(lat[-1])))  # 15 m east
     glon, glat = datums.wgs84_to_gcj02(lon, lat)
-    out = pd.DataFrame({
-        "编号": [f"SZ{i + 1:02d}" for i in range(len(rows))],
-        "名称": [r[0] for r in rows],
-        "类型": [r[1] for r in rows],
-        "床位数": pd.array([r[2] for r in rows], dtype="Int64"),
-        "经度": glon.round(6),
-        "纬度": glat.round(6),
-    })
+    out = pd.DataFrame(
+        {
+            "编号": [f"SZ{i + 1:02d}" for i in range(len(rows))],
+            "名称": [r[0] for r in rows],
+            "类型": [r[1] for r in rows],
+            "床位数": pd.array([r[2] for r in rows], dtype="Int64"),
+            "经度": glon.round(6),
+            "纬度": glat.round(6),
+        }
+    )
     out.to_csv(HERE / "suzhou_gusu_facilities_gcj02_gbk.csv", index=False, encoding="gbk")
 
 
 def districts() -> None:
     census = pd.read_csv(HERE / "county_census_2020_policy_cities.csv")
     rows = census.set_index("CODE").loc[SUZHOU_CODES]
-    out = pd.DataFrame({
-        "代码": rows.index,
-        "区县": rows["NAME"].to_numpy(),
-        "常住人口": rows["POPU"].round().astype(int).to_numpy(),
-        "60岁及以上占比(%)": ((rows["AGES_60-64"] + rows["AGES_65P"]) * 100).round(2).to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "代码": rows.index,
+            "区县": rows["NAME"].to_numpy(),
+            "常住人口": rows["POPU"].round().astype(int).to_numpy(),
+            "60岁及以上占比(%)": ((rows["AGES_60-64"] + rows["AGES_65P"]) * 100).round(2).to_numpy(),
+        }
+    )
     out.to_csv(HERE / "suzhou_districts_2020.csv", index=False, encoding="utf-8-sig")
 
 
 def meal_site_proposal() -> None:
     osm = gpd.read_file(ROOT / "data" / "las_palmas" / "facilities.geojson")
     cc = osm[osm["category"] == "community_centre"]
-    out = pd.DataFrame({"kind": "meal_site", "name": cc["name"].to_numpy(),
-                        "lon": cc.geometry.x.round(6).to_numpy(), "lat": cc.geometry.y.round(6).to_numpy()})
+    out = pd.DataFrame(
+        {
+            "kind": "meal_site",
+            "name": cc["name"].to_numpy(),
+            "lon": cc.geometry.x.round(6).to_numpy(),
+            "lat": cc.geometry.y.round(6).to_numpy(),
+        }
+    )
     out.to_csv(HERE / "las_palmas_meal_sites_proposal.csv", index=False, encoding="utf-8")
 
 

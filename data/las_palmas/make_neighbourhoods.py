@@ -26,8 +26,13 @@ class Places(osmium.SimpleHandler):
     def node(self, n) -> None:
         tags = dict(n.tags)
         if tags.get("place") == "suburb" and W <= n.location.lon <= E and S <= n.location.lat <= N:
-            self.rows.append({"name": tags.get("name"), "osm_id": n.id,
-                              "geometry": shapely.Point(n.location.lon, n.location.lat)})
+            self.rows.append(
+                {
+                    "name": tags.get("name"),
+                    "osm_id": n.id,
+                    "geometry": shapely.Point(n.location.lon, n.location.lat),
+                }
+            )
 
 
 def main(pbf: str) -> None:
@@ -43,7 +48,8 @@ def main(pbf: str) -> None:
     zones["geometry"] = zones.geometry.intersection(clip).set_precision(0.1)
     zones["method"] = "Voronoi of OSM place=suburb nodes, clipped to study area and municipality"
     zones[["name", "osm_id", "method", "geometry"]].to_crs(4326).to_file(
-        HERE / "neighbourhoods.geojson", driver="GeoJSON", COORDINATE_PRECISION=6)
+        HERE / "neighbourhoods.geojson", driver="GeoJSON", COORDINATE_PRECISION=6
+    )
 
 
 if __name__ == "__main__":

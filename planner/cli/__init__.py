@@ -47,7 +47,9 @@ def _configure_logging(args: argparse.Namespace) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
     logging.captureWarnings(True)
     if level > logging.INFO:  # Dask logs each worker's start and stop at INFO; read when it loads
-        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", logging.getLevelName(max(level, logging.WARNING)).lower())
+        os.environ.setdefault(
+            "DASK_LOGGING__DISTRIBUTED", logging.getLevelName(max(level, logging.WARNING)).lower()
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -86,7 +86,9 @@ def add_study_arguments(p: argparse.ArgumentParser, *, study_required: bool = Fa
         p.add_argument("study", type=Path, help="study.toml describing the analysis")
     else:
         p.add_argument("--study", type=Path, help="study.toml giving kinds, shares and defaults")
-    p.add_argument("--network", type=Path, help="walk network: .osm, .osm.bz2, .osm.pbf (needs pyosmium) or .graphml")
+    p.add_argument(
+        "--network", type=Path, help="walk network: .osm, .osm.bz2, .osm.pbf (needs pyosmium) or .graphml"
+    )
     p.add_argument("--population", type=Path, help="population grid (gpkg/geojson/parquet/csv)")
     p.add_argument("--facilities", type=Path, help="facilities (csv lon/lat, geojson, gpkg, parquet)")
     p.add_argument("--minutes", type=floats, help="thresholds in minutes, e.g. 5,10,15")
@@ -96,14 +98,22 @@ def add_study_arguments(p: argparse.ArgumentParser, *, study_required: bool = Fa
     p.add_argument("--age-shares", type=shares, help="e.g. age_60_plus=0.25,age_0_3=0.03,age_0_17=0.16")
     p.add_argument("--max-snap-m", type=positive, help="farthest a point may be from a street (m)")
     p.add_argument("--assume-crs", help="CRS for input files that declare none, e.g. EPSG:4326")
-    p.add_argument("--coord-system", help="datum of facility (and lon/lat population table) coordinates: "
-                   "wgs84, cgcs2000, gcj02 (Amap/Tencent), bd09 (Baidu) or an EPSG code")
-    p.add_argument("--encoding", help="text encoding of CSV/shapefile inputs, e.g. gbk "
-                   "(default: UTF-8, else GBK; shapefiles honour .cpg)")
+    p.add_argument(
+        "--coord-system",
+        help="datum of facility (and lon/lat population table) coordinates: "
+        "wgs84, cgcs2000, gcj02 (Amap/Tencent), bd09 (Baidu) or an EPSG code",
+    )
+    p.add_argument(
+        "--encoding",
+        help="text encoding of CSV/shapefile inputs, e.g. gbk "
+        "(default: UTF-8, else GBK; shapefiles honour .cpg)",
+    )
     p.add_argument("--lon-col", help="longitude column of CSV/Excel inputs (e.g. 经度)")
     p.add_argument("--lat-col", help="latitude column of CSV/Excel inputs (e.g. 纬度)")
     p.add_argument("--name-col", help="facilities column holding the name (e.g. 名称)")
-    p.add_argument("--lang", choices=("en", "zh"), help="language of tables and maps (default: the study's, else en)")
+    p.add_argument(
+        "--lang", choices=("en", "zh"), help="language of tables and maps (default: the study's, else en)"
+    )
     p.add_argument("--cache-dir", type=Path, help="network cache folder")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the network cache")
 
@@ -144,7 +154,9 @@ def study_from_args(args: argparse.Namespace) -> StudyArea:
     if getattr(args, "kinds", None):
         study = study.select_kinds([k.strip() for k in args.kinds.split(",") if k.strip()])
     if getattr(args, "speed_kmh", None) is not None:
-        study = study.override(kinds={k: replace(v, speed_kmh=args.speed_kmh) for k, v in study.kinds.items()})
+        study = study.override(
+            kinds={k: replace(v, speed_kmh=args.speed_kmh) for k, v in study.kinds.items()}
+        )
     return study
 
 
@@ -160,7 +172,11 @@ def _reader_options(
     if getattr(args, "coord_system", None):
         fac["coord_system"] = args.coord_system
         # a projected grid has its own CRS; the datum applies to lon/lat tables only
-        if Path(changes.get("population_path", study.population_path)).suffix.lower() in (".csv", ".txt", ".xlsx"):
+        if Path(changes.get("population_path", study.population_path)).suffix.lower() in (
+            ".csv",
+            ".txt",
+            ".xlsx",
+        ):
             pop["coord_system"] = args.coord_system
     if getattr(args, "encoding", None):
         fac["encoding"] = pop["encoding"] = args.encoding

@@ -23,14 +23,22 @@ def register(subparsers: Any) -> None:
     subparsers
         What ``ArgumentParser.add_subparsers()`` returned.
     """
-    p = subparsers.add_parser("demand", help="population grid from census totals spread over buildings (dasymetric)")
-    p.add_argument("--units", type=Path, required=True, help="polygons with a total per unit (districts/counties)")
-    p.add_argument("--buildings", type=Path, required=True, help="residential buildings or cells to spread over")
+    p = subparsers.add_parser(
+        "demand", help="population grid from census totals spread over buildings (dasymetric)"
+    )
+    p.add_argument(
+        "--units", type=Path, required=True, help="polygons with a total per unit (districts/counties)"
+    )
+    p.add_argument(
+        "--buildings", type=Path, required=True, help="residential buildings or cells to spread over"
+    )
     p.add_argument("--unit-column", default="name", help="unit name/code column (default 'name')")
     p.add_argument("--total-column", default="population", help="residents per unit (default 'population')")
     p.add_argument("--weight-column", help="weight per building, e.g. floor area (default: footprint area)")
     p.add_argument("--age-shares", type=shares, help="shares for every unit, e.g. age_60_plus=0.25")
-    p.add_argument("--census", type=Path, help="census table with CODE and AGES_* shares (china_census_2020 form)")
+    p.add_argument(
+        "--census", type=Path, help="census table with CODE and AGES_* shares (china_census_2020 form)"
+    )
     p.add_argument("--code-column", default="code", help="units column with the census CODE (default 'code')")
     p.add_argument("--cell-m", type=positive, default=100.0, help="grid cell size in metres (default 100)")
     p.add_argument("--assume-crs", help="CRS for input files that declare none")

@@ -41,10 +41,12 @@ def format_districts(coverage: Coverage) -> str:
         rows = by[(by["kind"] == name) & (by["minutes"] == kind.threshold_min)]
         if rows.empty:  # the kind's threshold is not among the reported ones: use the largest
             rows = by[(by["kind"] == name) & (by["minutes"] == by["minutes"].max())]
-        cell = [f"{100 * s:.0f}% ({n})" if pd.notna(s) else "-" for s, n in zip(rows["share"], rows["facilities"], strict=True)]
+        cell = [
+            f"{100 * s:.0f}% ({n})" if pd.notna(s) else "-"
+            for s, n in zip(rows["share"], rows["facilities"], strict=True)
+        ]
         parts.append(pd.Series(cell, index=rows["district"].to_numpy(), name=name))
     return pd.concat(parts, axis=1).to_string()
-
 
 
 def format_result(result: SitingResult, problem: SitingProblem) -> str:
@@ -95,7 +97,6 @@ def format_result(result: SitingResult, problem: SitingProblem) -> str:
     return "\n".join(lines)
 
 
-
 def format_targets(table: pd.DataFrame) -> str:
     """The targets table for the terminal: one line per target and scope."""
     if table.empty:
@@ -113,4 +114,3 @@ def format_targets(table: pd.DataFrame) -> str:
         ],
     })  # fmt: skip
     return view.to_string(index=False)
-

@@ -12,9 +12,7 @@ from planner.maps.builders import coverage_map, siting_map
 from planner.maps.export import save_map
 from planner.pipeline import StudyResult, run_study
 
-SHOWCASE_COMMAND = (
-    "planner map --study data/las_palmas/study.toml --kinds eldercare,nursery --sites --out maps/showcase.html"
-)
+SHOWCASE_COMMAND = "planner map --study data/las_palmas/study.toml --kinds eldercare,nursery --sites --out maps/showcase.html"
 
 
 def register(subparsers: Any) -> None:
@@ -39,8 +37,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--tiles", help="XYZ tile URL of a basemap, e.g. an intranet server (default: none)")
     p.add_argument("--tiles-attribution", help="credit shown for --tiles (required with it)")
     p.add_argument("--no-service-areas", action="store_true", help="leave out the facilities' walk areas")
-    p.add_argument("--sites", action="store_true",
-                   help="also solve the study's [siting] table and draw the proposed sites (rank, gain)")
+    p.add_argument(
+        "--sites",
+        action="store_true",
+        help="also solve the study's [siting] table and draw the proposed sites (rank, gain)",
+    )
     p.add_argument("--max-vector-cells", type=int,
                    help="above this many cells, draw walking times as an image (default 20000)")  # fmt: skip
     p.set_defaults(func=run_map_command)
@@ -94,5 +95,7 @@ def study_map(result: StudyResult) -> Any:
     except ValueError as exc:  # bad tiles URL and the like: a one-line message
         raise InputError(str(exc)) from exc
     if result.siting is not None:
-        m = siting_map(result.siting, result.network, lang=study.lang, service_areas=settings.service_areas, m=m)
+        m = siting_map(
+            result.siting, result.network, lang=study.lang, service_areas=settings.service_areas, m=m
+        )
     return m

@@ -53,7 +53,9 @@ def run_command(args: argparse.Namespace) -> int:
     if getattr(args, "tiles", None):
         return run_tiled(args, study)
     RunFolder(args.out)  # refuse a bad output folder before computing anything
-    result = run_study(study, use_cache=not args.no_cache, siting=not args.no_siting, progress=not quiet(args))
+    result = run_study(
+        study, use_cache=not args.no_cache, siting=not args.no_siting, progress=not quiet(args)
+    )
     written = write_study_result(result, args.out)
     if not quiet(args):
         print_result(result)
@@ -72,7 +74,9 @@ def print_result(result: StudyResult) -> None:
         print("\nper district: share within each kind's threshold (facilities in the district)")
         print(format_districts(cov))
     if result.siting is not None and result.siting_problem is not None:
-        print(f"\nsiting from the study file ([siting]):\n{format_result(result.siting, result.siting_problem)}")
+        print(
+            f"\nsiting from the study file ([siting]):\n{format_result(result.siting, result.siting_problem)}"
+        )
     if result.targets is not None:
         print(f"\nplan targets ({study.relative(study.targets.path) if study.targets else ''}):")
         print(format_targets(result.targets.table))
@@ -83,5 +87,3 @@ def echo_timings(result: StudyResult) -> None:
     """One line: seconds per step (coverage appears once: it is computed once)."""
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
     print(f"timings: {steps}")
-
-

@@ -70,21 +70,37 @@ def register(subparsers: Any) -> None:
                    help="capacity of each new site in the kind's unit (beds, slots…); implies cmclp")  # fmt: skip
     p.add_argument("--people-per-unit", type=positive, help="people served per unit of capacity (default 1)")
     p.add_argument("--budget", type=positive, help="mclp: limit on the total cost of new sites")
-    p.add_argument("--time-limit", dest="time_limit_s", type=positive, help="solver time limit, s (default 60)")
-    p.add_argument("--mip-gap", type=float, help="stop at this relative gap on newly covered people (default 0)")
+    p.add_argument(
+        "--time-limit", dest="time_limit_s", type=positive, help="solver time limit, s (default 60)"
+    )
+    p.add_argument(
+        "--mip-gap", type=float, help="stop at this relative gap on newly covered people (default 0)"
+    )
     p.add_argument("--solver", choices=SOLVERS, help="auto (default), highs, scipy or greedy only")
-    p.add_argument("--max-minutes", type=positive, help="longest walk searched (pmedian: beyond counts as this)")
+    p.add_argument(
+        "--max-minutes", type=positive, help="longest walk searched (pmedian: beyond counts as this)"
+    )
     p.add_argument("--seed", type=int, help="seed for k-means candidates and the solver (default 0)")
     p.add_argument("--from-scratch", action="store_true", default=None,
                    help="allow a kind with no existing facility")  # fmt: skip
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--by-district", action="store_true",
-                   help="split the --new budget across districts by marginal gain and solve each district "
-                        "on its own (province scale); reports a bound for that split-up problem")
-    p.add_argument("--split", choices=("greedy", "exact"), default="greedy",
-                   help="with --by-district: budget split by greedy marginal gains or exactly (slower)")
-    p.add_argument("--scheduler", default="serial",
-                   help="with --by-district: serial, threads, local (Dask LocalCluster) or a scheduler address")
+    p.add_argument(
+        "--by-district",
+        action="store_true",
+        help="split the --new budget across districts by marginal gain and solve each district "
+        "on its own (province scale); reports a bound for that split-up problem",
+    )
+    p.add_argument(
+        "--split",
+        choices=("greedy", "exact"),
+        default="greedy",
+        help="with --by-district: budget split by greedy marginal gains or exactly (slower)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default="serial",
+        help="with --by-district: serial, threads, local (Dask LocalCluster) or a scheduler address",
+    )
     p.set_defaults(func=run_site_command)
 
 
@@ -103,10 +119,16 @@ def siting_overrides(args: argparse.Namespace, study: StudyArea) -> dict[str, An
     if model is not None and model != current.model:
         spec = MODELS[model]
         takes = COMMON_OPTIONS | spec.options
-        for key, unused in (("new", not spec.needs_k), ("share", "share" not in takes),
-                            ("budget", "budget" not in takes), ("people_per_unit", "people_per_unit" not in takes)):
+        for key, unused in (
+            ("new", not spec.needs_k),
+            ("share", "share" not in takes),
+            ("budget", "budget" not in takes),
+            ("people_per_unit", "people_per_unit" not in takes),
+        ):
             if unused and key not in given and getattr(current, key) is not None:
-                logger.info("[siting] %s from the study file does not apply to model %s; left out", key, model)
+                logger.info(
+                    "[siting] %s from the study file does not apply to model %s; left out", key, model
+                )
                 given[key] = None
     return given
 
@@ -132,7 +154,7 @@ def run_site_command(args: argparse.Namespace) -> int:
     study = study.override(siting=siting_overrides(args, study))
     settings = study.siting
     if settings is None or settings.kind is None:
-        msg = "say which kind to site: --kind eldercare (or kind = \"...\" in [siting])."
+        msg = 'say which kind to site: --kind eldercare (or kind = "..." in [siting]).'
         raise InputError(msg)
     run = RunFolder(args.out)
     study = study.select_kinds([settings.kind])
@@ -140,7 +162,8 @@ def run_site_command(args: argparse.Namespace) -> int:
         return _run_by_district(args, study, run)
     result = run_study(study, use_cache=not args.no_cache, targets=False,
                        progress=not quiet(args))  # fmt: skip
-    assert result.siting is not None and result.siting_problem is not None
+    assert result.siting is not None
+    assert result.siting_problem is not None
     out = Path(args.out)
     with run:
         write_siting(result.siting, run)
@@ -156,7 +179,8 @@ def run_site_command(args: argparse.Namespace) -> int:
 def _run_by_district(args: argparse.Namespace, study: StudyArea, run: RunFolder) -> int:
     """``planner site --by-district``: MCLP with the budget split across districts."""
     s = study.siting
-    assert s is not None and s.kind is not None
+    assert s is not None
+    assert s.kind is not None
     if study.districts_path is None:
         msg = "--by-district needs districts: a [districts] table in the study file."
         raise InputError(msg)
@@ -174,16 +198,27 @@ def _run_by_district(args: argparse.Namespace, study: StudyArea, run: RunFolder)
     with run:
         write_table(result.sites.drop(columns="geometry", errors="ignore"), run.path("sites.csv"))
         write_table(result.allocation, run.path("allocation_by_district.csv"))
-        record = {"study": study_record(study, out),
-                  "by_district": {"kind": kind.name, "k": result.k, "objective": result.objective,
-                                  "bound": result.bound, "gap": result.gap, "status": result.status,
-                                  "split": args.split, "scheduler": str(args.scheduler),
-                                  "bound_is": "for the split-up problem (a site serves its own district only)"}}
+        record = {
+            "study": study_record(study, out),
+            "by_district": {
+                "kind": kind.name,
+                "k": result.k,
+                "objective": result.objective,
+                "bound": result.bound,
+                "gap": result.gap,
+                "status": result.status,
+                "split": args.split,
+                "scheduler": str(args.scheduler),
+                "bound_is": "for the split-up problem (a site serves its own district only)",
+            },
+        }
         run.finish(relative_paths(record, out))
     if not quiet(args):
-        print(f"{kind.name}: {result.k} new sites split across {len(result.allocation)} districts "
-              f"({args.split} split); objective {result.objective:,.0f} newly covered, bound "
-              f"{result.bound:,.0f}, gap {result.gap:.3%} (bound for the split-up problem)")
+        print(
+            f"{kind.name}: {result.k} new sites split across {len(result.allocation)} districts "
+            f"({args.split} split); objective {result.objective:,.0f} newly covered, bound "
+            f"{result.bound:,.0f}, gap {result.gap:.3%} (bound for the split-up problem)"
+        )
         alloc = result.allocation
         print(alloc[alloc["k"] > 0].to_string(index=False))
     wrote(args, run.written)

@@ -25,7 +25,9 @@ def register(subparsers: Any) -> None:
     """
     p = subparsers.add_parser("targets", help="indicators per district against a plan's targets file")
     add_study_arguments(p)
-    p.add_argument("--targets", type=Path, help="targets TOML ([[target]] entries); default: the study's [targets]")
+    p.add_argument(
+        "--targets", type=Path, help="targets TOML ([[target]] entries); default: the study's [targets]"
+    )
     p.add_argument("--method", choices=ACCESS_METHODS,
                    help="catchment method for basis='reachable' capacity targets (default 2sfca)")  # fmt: skip
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -49,7 +51,7 @@ def run_targets_command(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("path", args.targets), ("method", args.method)) if v is not None}
     study = study.override(targets=changes) if changes else study
     if study.targets is None:
-        msg = "give --targets targets.toml (or a [targets] table with path = \"...\" in the study file)."
+        msg = 'give --targets targets.toml (or a [targets] table with path = "..." in the study file).'
         raise InputError(msg)
     targets = read_targets(study.targets.path, kinds=list(study.kinds))
     study = study.select_kinds(sorted({t.kind for t in targets.targets}))

@@ -72,7 +72,11 @@ def run_tiled(args: argparse.Namespace, study: StudyArea) -> int:
     _check_scheduler(args.scheduler)
     out = Path(args.out)
     run = RunFolder(out, keep=(TILE_CACHE,))
-    population, facilities, districts = study.read_population(), study.read_facilities(), study.read_districts()
+    population, facilities, districts = (
+        study.read_population(),
+        study.read_facilities(),
+        study.read_districts(),
+    )
     if mode == "district" and districts is None:
         msg = "--tiles district needs districts in the study (a [districts] table)."
         raise PlannerError(msg)

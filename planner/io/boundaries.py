@@ -106,4 +106,3 @@ def check_in_area(
         f"extent: {row_list(rows)}. {hint}"
     )
     raise InputError(msg)
-

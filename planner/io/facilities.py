@@ -187,7 +187,9 @@ def _same_name(a: str, b: str) -> bool:
     return len(ta & tb) / min(len(ta), len(tb)) >= 0.6
 
 
-def merge_duplicate_facilities(facilities: gpd.GeoDataFrame, *, within_m: float = DEFAULT_MERGE_WITHIN_M) -> gpd.GeoDataFrame:
+def merge_duplicate_facilities(
+    facilities: gpd.GeoDataFrame, *, within_m: float = DEFAULT_MERGE_WITHIN_M
+) -> gpd.GeoDataFrame:
     """Merge rows of one kind with matching names within ``within_m`` metres.
 
     The first row of each group is kept; its capacity is the group's largest known one.
@@ -234,4 +236,3 @@ def merge_duplicate_facilities(facilities: gpd.GeoDataFrame, *, within_m: float 
             logger.info("merged %d facility rows within %g m into %s (%r): %s",
                         len(members), within_m, ids[0], names[root], ids[1:])  # fmt: skip
     return out.iloc[np.unique(roots)]
-

@@ -409,5 +409,3 @@ def _drop_empty_geometries(gdf: gpd.GeoDataFrame, what: str, path: Path) -> gpd.
         logger.warning("%s file %s: repaired %d invalid geometries with make_valid",
                        what, path, int(invalid.sum()))  # fmt: skip
     return gdf
-
-

@@ -230,4 +230,3 @@ def read_network_cache(cache_file: Path) -> tuple[Any, ...]:
     with np.load(cache_file, allow_pickle=False) as z:
         return (z["xy"], z["ids"], z["u"], z["v"], z["length"],
                 pyproj.CRS.from_wkt(str(z["crs"])))  # fmt: skip
-

@@ -104,11 +104,12 @@ def _check_no_overlap(cells: gpd.GeoDataFrame, src: str, *, tolerance: float = 1
     over = shared > tolerance * np.where(smaller > 0, smaller, 1.0)
     if not over.any():
         return
-    pairs = [f"{cells.index[idx[a]]}/{cells.index[idx[b]]}" for a, b in zip(left[over], right[over], strict=True)]
+    pairs = [
+        f"{cells.index[idx[a]]}/{cells.index[idx[b]]}" for a, b in zip(left[over], right[over], strict=True)
+    ]
     msg = (
         f"population ({src}) has {int(over.sum())} pairs of overlapping cells {row_list(pairs)}; "
         "their people would be counted twice. Use a grid whose cells do not overlap, "
         "or dissolve the duplicates."
     )
     raise InputError(msg)
-

@@ -256,7 +256,9 @@ def siting_map(
     if kind is not None:
         fk = (coverage.kinds.get(kind) if coverage is not None else None) or DEFAULT_KINDS.get(kind)
     if fk is not None:
-        overrides = {k: params[k] for k in ("threshold_min", "speed_kmh") if isinstance(params.get(k), int | float)}
+        overrides = {
+            k: params[k] for k in ("threshold_min", "speed_kmh") if isinstance(params.get(k), int | float)
+        }
         if overrides:
             fk = FacilityKind(**{**{f: getattr(fk, f) for f in ("name", "target_column", "threshold_min",
                                                                  "speed_kmh", "capacity_unit", "label_en",
@@ -298,7 +300,9 @@ def siting_map(
         lines = [gain_html]
         if "cumulative" in sites.columns and pd.notna(r["cumulative"]):
             cum = float(r["cumulative"])
-            text = fmt_people(cum) + (f" ({fmt_pct(cum / total)})" if total and 1.0 < cum <= total * 1.0001 else "")
+            text = fmt_people(cum) + (
+                f" ({fmt_pct(cum / total)})" if total and 1.0 < cum <= total * 1.0001 else ""
+            )
             lines.append(tr(lang, "site_cumulative", rank=rank, n=text))
         popup = popup_html(title_html, table) + "".join(f"<div>{line}</div>" for line in lines)
         rows.append([round(pt.y, 6), round(pt.x, 6), k, {"p": popup, "t": tr(lang, "site_tip", rank=rank,
@@ -307,11 +311,19 @@ def siting_map(
     name_html = tr(lang, "layer_sites", kind=label, n=len(sites))
     group = add_group(m, f'<span class="pl-mini-site" style="margin:0 3px"></span> {name_html}', show=True)
     group.add_child(Markers(rows, icons))
-    legend.add(tr(lang, "other_heading"), "sites", '<span class="pl-mini-site"></span>', tr(lang, "legend_sites"))
+    legend.add(
+        tr(lang, "other_heading"), "sites", '<span class="pl-mini-site"></span>', tr(lang, "legend_sites")
+    )
 
     if service_areas and network is not None and fk is not None and len(sites):
-        max_snap = float(coverage.params.get("max_snap_m", DEFAULT_MAX_SNAP_M)) if coverage is not None else DEFAULT_MAX_SNAP_M
-        areas = service_area_polygons(network, sites, fk.reach_m(), buffer_m=service_buffer_m, max_snap_m=max_snap)
+        max_snap = (
+            float(coverage.params.get("max_snap_m", DEFAULT_MAX_SNAP_M))
+            if coverage is not None
+            else DEFAULT_MAX_SNAP_M
+        )
+        areas = service_area_polygons(
+            network, sites, fk.reach_m(), buffer_m=service_buffer_m, max_snap_m=max_snap
+        )
         tips = [{"t": tr(lang, "site_title", rank=fmt_rank(r))} for r in sites["rank"]]
         style = {"color": "#b26a00", "weight": 2, "opacity": 0.9, "fillColor": SITE_COLOUR,
                  "fillOpacity": 0.18}  # fmt: skip
@@ -326,5 +338,3 @@ def siting_map(
         set_title(m, escape_html(title), None, tr(lang, "note"))
     finish(m)
     return m
-
-

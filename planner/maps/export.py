@@ -26,7 +26,9 @@ _REMOTE = re.compile(
     r"""|url\(\s*["']?\s*(?:https?:)?//|@import""",
     re.IGNORECASE,
 )
-_ASSET_TAG = re.compile(r"""<script\b[^>]*\bsrc="([^"]+)"[^>]*>\s*</script>|<link\b[^>]*\bhref="([^"]+)"[^>]*>""")
+_ASSET_TAG = re.compile(
+    r"""<script\b[^>]*\bsrc="([^"]+)"[^>]*>\s*</script>|<link\b[^>]*\bhref="([^"]+)"[^>]*>"""
+)
 _CHARSET = re.compile(r"<meta\b[^>]*charset[^>]*>", re.IGNORECASE)
 
 

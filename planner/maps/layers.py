@@ -71,7 +71,9 @@ def popup_html(title_html: str, rows: Sequence[tuple[str, str]], *, warn: str = 
     return f'<div class="pl-pop"><b>{title_html}</b><table>{body}</table>{extra}</div>'
 
 
-def raster_overlay(cells: gpd.GeoSeries, rgba: np.ndarray, *, max_pixels: int = 4096) -> tuple[str, list[list[float]]]:
+def raster_overlay(
+    cells: gpd.GeoSeries, rgba: np.ndarray, *, max_pixels: int = 4096
+) -> tuple[str, list[list[float]]]:
     """Paint one pixel per cell centre in Web Mercator; returns (data URI, lat/lon bounds)."""
     merc = cells.to_crs(3857)
     cx = shapely.get_x(merc.centroid.to_numpy())
@@ -153,7 +155,9 @@ def draw_context(m: folium.Map, legend: Legend, lang: str, network: WalkNetwork 
         style = {"color": "#212121", "weight": 2, "dashArray": "6 4", "fill": False, "opacity": 0.9}
         group.add_child(Vectors(features_json(geo.boundary.to_numpy(), [{}] * len(geo), decimals=decimals),
                                  [style], pane="pl-lines", interactive=False))  # fmt: skip
-        legend.add(other, "boundary", '<span class="pl-line" style="border-top:2px dashed #212121"></span>', name)
+        legend.add(
+            other, "boundary", '<span class="pl-line" style="border-top:2px dashed #212121"></span>', name
+        )
 
 
 def swatch(colour: str, *, border: str | None = None, opacity: float = 1.0) -> str:
@@ -223,7 +227,9 @@ def draw_kind(
     # service areas of the facilities, from the streets they reach
     fac = coverage.facilities
     fac = fac[fac[KIND] == name]
-    names = [str(x) if isinstance(x, str) and x.strip() else "" for x in fac.get(NAME, pd.Series("", fac.index))]
+    names = [
+        str(x) if isinstance(x, str) and x.strip() else "" for x in fac.get(NAME, pd.Series("", fac.index))
+    ]
     no_name = TEXT[lang]["no_name"]
     if service and network is not None and len(fac):
         reach = kind.reach_m()
@@ -271,12 +277,22 @@ def draw_kind(
         unit = unit_label(kind.capacity_unit, lang)
         for nm, geom, ok, cap in zip(names, fac_ll.to_numpy(), snapped, caps, strict=True):
             cap_text = fmt_capacity(cap, unit) or TEXT[lang]["unknown"]
-            warn = "" if ok else tr(lang, "not_snapped", m=fmt_num(float(coverage.params.get("max_snap_m", DEFAULT_MAX_SNAP_M))))
+            warn = (
+                ""
+                if ok
+                else tr(
+                    lang,
+                    "not_snapped",
+                    m=fmt_num(float(coverage.params.get("max_snap_m", DEFAULT_MAX_SNAP_M))),
+                )
+            )
             pop_html = popup_html(escape_html(nm or no_name), [
                 (tr(lang, "kind"), escape_html(label)),
                 (tr(lang, "capacity"), escape_html(cap_text)),
             ], warn=warn)  # fmt: skip
-            rows.append([round(geom.y, 6), round(geom.x, 6), 0, {"p": pop_html, "t": escape_html(nm or label)}])
+            rows.append(
+                [round(geom.y, 6), round(geom.x, 6), 0, {"p": pop_html, "t": escape_html(nm or label)}]
+            )
         icon = facility_icon(colour, kind_glyph(name, label, lang))
         text = tr(lang, "layer_facilities", kind=label, n=len(fac))
         group = add_group(m, f"{swatch(colour)} {text}", show=True)
@@ -290,14 +306,18 @@ def district_shares(coverage: Coverage, districts: gpd.GeoDataFrame, names: Sequ
     pts = gpd.GeoDataFrame(geometry=coverage.population.geometry.representative_point(),
                            crs=coverage.population.crs)  # fmt: skip
     d = districts.geometry.to_crs(coverage.population.crs)
-    joined = gpd.sjoin(pts, gpd.GeoDataFrame(geometry=d.reset_index(drop=True)), how="inner", predicate="within")
+    joined = gpd.sjoin(
+        pts, gpd.GeoDataFrame(geometry=d.reset_index(drop=True)), how="inner", predicate="within"
+    )
     joined = joined[~joined.index.duplicated()]
     rows = []
     for name in names:
         kind = coverage.kinds[name]
         w = coverage.population.loc[joined.index, kind.target_column].astype(float)
         ok = coverage.minutes.loc[joined.index, name] <= kind.threshold_min
-        frame = pd.DataFrame({"d": joined["index_right"].to_numpy(), "w": w.to_numpy(), "c": (w * ok).to_numpy()})
+        frame = pd.DataFrame(
+            {"d": joined["index_right"].to_numpy(), "w": w.to_numpy(), "c": (w * ok).to_numpy()}
+        )
         agg = frame.groupby("d")[["w", "c"]].sum().reindex(range(len(d)), fill_value=0.0)
         for i, (tot, cov) in enumerate(zip(agg["w"], agg["c"], strict=True)):
             rows.append({"district": i, "kind": name, "total": float(tot), "covered": float(cov)})
@@ -337,9 +357,13 @@ def draw_districts(m: folium.Map, legend: Legend, coverage: Coverage, districts:
             text = escape_html(lab) + (f": {escape_html(headline)}" if headline else "")
             rows.append([round(at.y, 6), round(at.x, 6), 0, None, text])
     name = tr(lang, "layer_districts")
-    group = add_group(m, f'<span class="pl-line" style="border-top-color:{DISTRICT_COLOUR}"></span> {name}', show=True)
+    group = add_group(
+        m, f'<span class="pl-line" style="border-top-color:{DISTRICT_COLOUR}"></span> {name}', show=True
+    )
     style = {"color": DISTRICT_COLOUR, "weight": 2, "opacity": 0.9, "fill": False}
-    group.add_child(Vectors(features_json(geo.boundary.to_numpy(), props, decimals=decimals), [style], pane="pl-lines"))
+    group.add_child(
+        Vectors(features_json(geo.boundary.to_numpy(), props, decimals=decimals), [style], pane="pl-lines")
+    )
     icons = [{"c": "pl-icon", "h": f'<div class="pl-label-in">{r[4]}</div>', "s": [0, 0], "a": [0, 0],
               "pa": [0, 0], "ta": [0, 0]} for r in rows]  # fmt: skip
     group.add_child(Markers([[r[0], r[1], k, None] for k, r in enumerate(rows)], icons))
@@ -348,4 +372,3 @@ def draw_districts(m: folium.Map, legend: Legend, coverage: Coverage, districts:
                  t=fmt_num(fk.threshold_min), kind=kind_label(fk, first, lang))  # fmt: skip
     legend.add(tr(lang, "other_heading"), "districts",
                f'<span class="pl-line" style="border-top-color:{DISTRICT_COLOUR}"></span>', explain)  # fmt: skip
-

@@ -239,4 +239,3 @@ def fmt_rank(value: Any) -> str:
 
 def rgba(hex_colour: str, alpha: float) -> list[int]:
     return [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)] + [round(255 * alpha)]
-

@@ -210,7 +210,9 @@ def _kind_results(
         near = np.full(n_cells, -1, np.int64)
         if net is not None and ok.any():
             usable = (task["fac_kind"] == name) & fac_usable
-            dist, origin = net.distances_m(fac_node[usable], fac_access[usable], limit_m=limit_min * m_per_min)
+            dist, origin = net.distances_m(
+                fac_node[usable], fac_access[usable], limit_m=limit_min * m_per_min
+            )
             cell_m = np.full(n_cells, np.inf)
             cell_m[ok] = cell_access[ok] + dist[cell_node[ok]]
             mins = cell_m / m_per_min
@@ -369,7 +371,9 @@ def compute_coverage_tiled(
             source: WalkNetwork | OsmStore = network
         elif isinstance(network, OsmStore):
             source = network
-            if (crs is not None and not network.crs.equals(crs)) or max_edge_m != network.params["max_edge_m"]:
+            if (crs is not None and not network.crs.equals(crs)) or max_edge_m != network.params[
+                "max_edge_m"
+            ]:
                 msg = (
                     f"this street store is in {network.crs.to_string()} with max_edge_m="
                     f"{network.params['max_edge_m']!r}; prepare_osm it again with the crs and max_edge_m wanted."
@@ -507,7 +511,10 @@ def _members(plan: TilePlan, n: int) -> Callable[[Tile], np.ndarray]:
 def _facilities_near(fac_xy: np.ndarray, tile: Tile, pad_m: float) -> np.ndarray:
     fpad = pad_box(tile.bounds, pad_m)
     return np.flatnonzero(
-        (fac_xy[:, 0] >= fpad[0]) & (fac_xy[:, 0] <= fpad[2]) & (fac_xy[:, 1] >= fpad[1]) & (fac_xy[:, 1] <= fpad[3])
+        (fac_xy[:, 0] >= fpad[0])
+        & (fac_xy[:, 0] <= fpad[2])
+        & (fac_xy[:, 1] >= fpad[1])
+        & (fac_xy[:, 1] <= fpad[3])
     )
 
 
@@ -541,7 +548,9 @@ def _in_memory_job(
         in_f = in_f[fac_snap.ok[in_f]]
         cells = members(tile)
         cell_ok = cell_snap.ok[cells]
-        cell_node = local_positions(nodes, np.where(cell_ok, cell_snap.node[cells], nodes[0] if len(nodes) else 0))
+        cell_node = local_positions(
+            nodes, np.where(cell_ok, cell_snap.node[cells], nodes[0] if len(nodes) else 0)
+        )
         fac_node = local_positions(nodes, fac_snap.node[in_f])
         if (cell_ok & (cell_node < 0)).any() or (fac_node < 0).any():  # the halo argument failed
             msg = f"tile {tile.tile_id}: a snapped node lies outside the {plan.halo_m:.0f} m halo."
@@ -678,5 +687,3 @@ def _resume(folder: Path, fp: str, plan: TilePlan) -> dict[str, dict[str, Any]]:
     if results:
         logger.info("resuming: %d of %d tiles already finished in %s", len(results), len(plan.tiles), folder)
     return results
-
-

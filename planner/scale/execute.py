@@ -85,9 +85,7 @@ def run_tiles(
             def submit_next() -> None:
                 tile = next(pending, None)
                 if tile is not None:
-                    fut = client.submit(
-                        run, make_task(tile), key=f"{key_prefix}-{tile.tile_id}", pure=False
-                    )
+                    fut = client.submit(run, make_task(tile), key=f"{key_prefix}-{tile.tile_id}", pure=False)
                     owner[fut.key] = tile
                     ac.add(fut)
 
@@ -106,4 +104,3 @@ def run_tiles(
     finally:
         if bar is not None:
             bar.close()
-

@@ -157,7 +157,9 @@ def network_stretch(network: WalkNetwork) -> float:
     float
     """
     e = network.edges
-    r = max_stretch(network.node_xy[e["u"].to_numpy()], network.node_xy[e["v"].to_numpy()], e["length_m"].to_numpy())
+    r = max_stretch(
+        network.node_xy[e["u"].to_numpy()], network.node_xy[e["v"].to_numpy()], e["length_m"].to_numpy()
+    )
     if not np.isfinite(r):
         msg = "the network has edges of length 0 between distinct points; tiles cannot bound walks."
         raise NetworkError(msg)
@@ -365,4 +367,3 @@ def plan_from_counts(
     )  # fmt: skip
     logger.info("%r", plan)
     return plan
-

@@ -528,7 +528,11 @@ def _coverage_for(coverage: Coverage, network: WalkNetwork, kind: FacilityKind, 
     same_kind = coverage.kinds.get(kind.name) == kind
     if same_kind and float(coverage.params["max_minutes"]) >= limit:
         return coverage
-    why = "with another speed or threshold" if not same_kind else f"only to {coverage.params['max_minutes']:g} min"
+    why = (
+        "with another speed or threshold"
+        if not same_kind
+        else f"only to {coverage.params['max_minutes']:g} min"
+    )
     logger.info("the coverage measured %s %s; computing it again to %g min for siting", kind.name, why, limit)
     fac = coverage.facilities
     return compute_coverage(
@@ -551,7 +555,9 @@ def _candidates(
     if demand_candidates:
         extra = _demand_candidates(coverage, kind.name, int(demand_candidates), seed=seed, network=network)
         if len(extra):
-            cand = pd.concat([cand, extra[[c for c in extra.columns if c in cand.columns or c == "uncovered"]]])
+            cand = pd.concat(
+                [cand, extra[[c for c in extra.columns if c in cand.columns or c == "uncovered"]]]
+            )
     if capacity is not None:
         check_in_range(capacity, "capacity", 0.0, 1e9)
         cand[CAPACITY] = cand[CAPACITY].fillna(float(capacity))
