@@ -244,7 +244,7 @@ class Access:
                 people = float(p.loc[idx].sum())
                 s = float(served.loc[idx].sum())
                 r = float(p.loc[idx][reach.loc[idx]].sum())
-                row = {
+                row: dict[str, Any] = {
                     "kind": name,
                     "target_column": kind.target_column,
                     "people": people,
@@ -253,7 +253,7 @@ class Access:
                     "out_of_reach": people - r,
                 }
                 for part in ("served", "short_of_capacity", "out_of_reach"):
-                    row[f"{part}_share"] = row[part] / people if people > 0 else np.nan
+                    row[f"{part}_share"] = float(row[part]) / people if people > 0 else np.nan
                 if by is not None:
                     row = {by: key, **row}
                 rows.append(row)

@@ -130,7 +130,9 @@ class Coverage:
                         "share": covered / total if total > 0 else np.nan,
                         "covered_straight": straight,
                         "share_straight": straight / total if total > 0 else np.nan,
-                        "facilities": n_fac if key is None else _count_in(self.facilities, name, by, key),
+                        "facilities": n_fac
+                        if key is None or by is None
+                        else _count_in(self.facilities, name, by, key),
                         "speed_kmh": kind.speed_kmh,
                         "reach_m": kind.reach_m(t),
                         "target_source": self.population.attrs.get("age_source", "grid columns")

@@ -514,7 +514,7 @@ class WalkNetwork:
         if which not in self._trees:
             nodes = np.flatnonzero(self.snappable) if which == "snap" else np.arange(self.n_nodes)
             self._trees[which] = (cKDTree(self.node_xy[nodes]), nodes)
-        return self._trees[which]  # type: ignore[no-any-return]
+        return self._trees[which]
 
     def snap(self, points: Any, *, max_snap_m: float = DEFAULT_MAX_SNAP_M) -> Snapped:
         """Join points to their nearest usable node.

@@ -377,13 +377,13 @@ def evaluate_targets(coverage: Coverage, targets: TargetSet, *, access: Access |
             else:  # units_with_facility
                 assert t.unit is not None
                 units = pd.Index(pop.loc[idx, t.unit].dropna().astype(str).unique())
-                have = set(loc.loc[of_kind & fac_in, t.unit].dropna().astype(str))
-                n_with = int(units.isin(list(have)).sum())
+                with_fac = set(loc.loc[of_kind & fac_in, t.unit].dropna().astype(str))
+                n_with = int(units.isin(list(with_fac)).sum())
                 current = n_with / len(units) if len(units) else np.nan
                 needed = max(0, math.ceil(t.value * len(units) - 1e-9) - n_with)
                 needed_unit = "facilities (one per blank unit)"
                 if scope == ALL or by is None:
-                    for u in units[~units.isin(list(have))]:
+                    for u in units[~units.isin(list(with_fac))]:
                         cells = pop.index[pop[t.unit].astype(str) == u]
                         blanks.append({
                             "kind": t.kind, "indicator": t.indicator,

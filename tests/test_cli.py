@@ -143,6 +143,7 @@ def test_coord_system_flag_moves_gcj_points(tmp_path, capsys):
     assert same["share"].tolist() == pd.read_csv(tmp_path / "out/summary.csv")["share"].tolist()
 
 
+@pytest.mark.slow
 def test_map_with_proposed_sites(tmp_path, capsys):
     out = tmp_path / "m.html"
     assert (

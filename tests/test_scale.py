@@ -158,6 +158,7 @@ def test_tiled_equals_untiled_tiny_las_palmas(tiny_network, tiny_population, tin
     assert_same(ref, got)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tiles", ["1000", "2500", "district"])
 def test_tiled_equals_untiled_bundled_city(tiles):
     """data/las_palmas (23,711 nodes, 868 cells, 21 districts) as `planner run` reads it."""
@@ -307,6 +308,7 @@ def test_cli_bad_tiles_value(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_dask_scheduler_address(tiny_network, tiny_population, tiny_facilities):
     """Any running Dask scheduler, given by address (here a loopback cluster of this test)."""
     distributed = pytest.importorskip("dask.distributed")
@@ -325,6 +327,7 @@ def test_dask_scheduler_address(tiny_network, tiny_population, tiny_facilities):
     assert got.params["tiles"]["scheduler"].startswith("tcp://127.0.0.1:")
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_of_processes(tiny_network, tiny_population, tiny_facilities):
     """The default scheduler: a LocalCluster of worker processes on loopback."""
     pytest.importorskip("dask.distributed")

@@ -130,6 +130,7 @@ def las_palmas():
     return net, study.read_population(), study.read_facilities(), study.read_districts()
 
 
+@pytest.mark.slow
 def test_las_palmas_eldercare_k5_against_the_whole_area(las_palmas):
     net, pop, fac, districts = las_palmas
     r = solve_mclp_by_district(net, pop, fac, "eldercare", 5, districts=districts, seed=0)

@@ -8,7 +8,7 @@ import planner as pl
 from planner.scale.store import ComponentIndex, prepare_osm
 
 CITY = REPO / "data" / "las_palmas" / "network_walk.osm.bz2"
-FILES = [TINY / "network.osm.bz2", CITY]
+FILES = [TINY / "network.osm.bz2", pytest.param(CITY, marks=pytest.mark.slow)]
 
 
 def osm_components(path, tmp_path, **kw):
@@ -35,6 +35,7 @@ def test_snappable_matches_from_osm_file(path, max_edge_m, share, tmp_path):
     assert not idx.snappable([-5, 10**15]).any()
 
 
+@pytest.mark.slow
 def test_several_snappable_components(tmp_path):
     share = 0.002
     net = pl.WalkNetwork.from_osm_file(CITY, crs=UTM, min_component_share=share, use_cache=False)

@@ -85,6 +85,7 @@ def city():
     return study, net, pop, fac, kw, pl.compute_coverage(net, pop, fac, **kw)
 
 
+@pytest.mark.slow
 def test_store_snap_equals_network_snap(city, tmp_path):
     study, net, *_ = city
     store = prepare_osm(study.network_path, tmp_path, crs=net.crs)
@@ -101,6 +102,7 @@ def test_store_snap_equals_network_snap(city, tmp_path):
     assert a.fragment.any()
 
 
+@pytest.mark.slow
 def test_store_rebuilds_the_whole_network(city, tmp_path):
     study, net, *_ = city
     store = prepare_osm(study.network_path, tmp_path, crs=net.crs)
@@ -131,6 +133,7 @@ def test_store_is_reused_and_refreshed(tmp_path, caplog):
 
 
 # ---------------------------------------------------------------- streamed == in memory
+@pytest.mark.slow
 @pytest.mark.parametrize("tiles", ["800", "2500", "district"])
 def test_streamed_equals_untiled_bundled_city(city, tiles):
     study, net, pop, fac, kw, ref = city
@@ -253,6 +256,7 @@ def test_streamed_memory_splits_and_resume(synthetic_osm, tmp_path):
     assert_same_streamed(ref, again)
 
 
+@pytest.mark.slow
 def test_streamed_from_pbf_and_on_dask_threads(city, tmp_path):
     osmium = pytest.importorskip("osmium")
     pytest.importorskip("distributed")
@@ -283,6 +287,7 @@ def test_streamed_bad_input(city, tmp_path):
     assert not list(tmp_path.glob("*.parquet"))
 
 
+@pytest.mark.slow
 def test_cli_run_tiles_streams_the_streets(city, tmp_path, capsys, monkeypatch):
     from planner.cli import main
     from planner.network import WalkNetwork
@@ -304,6 +309,7 @@ def test_cli_run_tiles_streams_the_streets(city, tmp_path, capsys, monkeypatch):
     assert len(cells) == len(ref.population)
 
 
+@pytest.mark.slow
 def test_streamed_coverage_feeds_access(city):
     """Access needs cell nodes, which a streamed coverage lacks: they are snapped again, same answer."""
     study, net, pop, fac, kw, ref = city
@@ -351,6 +357,7 @@ def test_interrupted_store_rebuild_is_not_reused(tmp_path, monkeypatch):
     assert again.n_nodes == a.n_nodes
 
 
+@pytest.mark.slow
 def test_streamed_odd_inputs_match_untiled(city):
     """Mostly far cells (the sample may hold none that snaps), a polygon facility, one with no geometry."""
     study, net, pop, fac, kw, _ref = city

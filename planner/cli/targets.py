@@ -59,6 +59,7 @@ def run_targets_command(args: argparse.Namespace) -> int:
     result = run_study(study, use_cache=not args.no_cache, siting=False,
                        progress=not quiet(args))  # fmt: skip
     assert result.targets is not None
+    assert study.targets is not None
     out = Path(args.out)
     with run:
         write_targets(result, run)
@@ -68,7 +69,7 @@ def run_targets_command(args: argparse.Namespace) -> int:
             record["access"] = dict(result.access.params)
         run.finish(relative_paths(record, out))
     if not quiet(args):
-        print(f"{study.name}: plan targets ({args.targets or study.relative(study.targets.path)})")
+        print(f"{study.name}: plan targets ({study.relative(study.targets.path)})")
         print(format_targets(result.targets.table))
         if len(result.targets.blank_zones):
             print(f"blank zones: {len(result.targets.blank_zones)} (see blank_zones.csv)")

@@ -96,7 +96,7 @@ def read_any(
         _check_declared_matches(gdf.crs, datum, what, path)
     gdf = _drop_empty_geometries(gdf, what, path)
     _check_lonlat_range(gdf, what, path)
-    if datum in ("gcj02", "bd09"):
+    if isinstance(datum, str) and datum in ("gcj02", "bd09"):
         gdf = _convert_to_wgs84(gdf, datum, what, path)
     _warn_mojibake(gdf, what, path)
     gdf.attrs["source"] = str(path)
@@ -146,6 +146,7 @@ def _check_declared_matches(crs: pyproj.CRS, datum: str | pyproj.CRS, what: str,
             raise InputError(msg)
         return
     want = _declared_crs(datum)
+    assert want is not None
     geographic_pair = {crs.to_epsg(), want.to_epsg()} <= {4326, 4490}
     if not crs.equals(want) and not geographic_pair:
         msg = (

@@ -469,7 +469,7 @@ def compute_coverage_tiled(
     method = "scipy.sparse.csgraph.dijkstra per tile, halo r*L + max_snap_m, merged"
     if streamed:
         method += "; streets streamed per tile from the OSM file"
-    params = run_params(source, population, kinds, thresholds, limit_min, max_snap_m, cell_snap,  # type: ignore[arg-type]
+    params = run_params(source, population, kinds, thresholds, limit_min, max_snap_m, cell_snap,
                         job.fac_snap, method=method, seconds=seconds)  # fmt: skip
     params |= {
         "tiles": {"count": len(plan.tiles), "mode": tiles, "tile_m": tile_m if tiles == "grid" else None,

@@ -536,7 +536,7 @@ def prepare_osm(
     (folder / "store.json").write_text(json.dumps(meta))  # written last: marks the store complete
     logger.info("street store of %s in %s: %.2f s", path, folder, time.perf_counter() - t0)
     return OsmStore(
-        path, folder, target, c, len(pa), stretch, bounds, density,
+        path, folder, target, c, len(pa), stretch, (bounds[0], bounds[1], bounds[2], bounds[3]), density,
         {"max_edge_m": max_edge_m, "min_component_share": min_component_share, "digest": key["digest"]},
     )  # fmt: skip
 
@@ -566,7 +566,7 @@ def _load_store(path: Path, folder: Path, key: dict[str, Any]) -> OsmStore | Non
                    "nodes": z["density_nodes"], "edges": z["density_edges"]}  # fmt: skip
     return OsmStore(
         path, folder, pyproj.CRS.from_wkt(meta["target_crs"]), c, int(meta["n_segments"]),
-        float(meta["stretch"]), tuple(meta["bounds"]), density,  # type: ignore[arg-type]
+        float(meta["stretch"]), tuple(meta["bounds"]), density,
         {"max_edge_m": key["max_edge_m"], "min_component_share": key["min_component_share"],
          "digest": key["digest"]},
     )  # fmt: skip

@@ -332,7 +332,7 @@ def plan_from_counts(
         pts = cell_xy[cells]
         box = (*pts.min(axis=0), *pts.max(axis=0))
         box = tuple(float(b) for b in box)
-        padded = pad_box(box, halo)  # type: ignore[arg-type]
+        padded = pad_box(box, halo)
         n_nodes, n_edges = index.counts(padded)
         est = estimate_tile_bytes(n_nodes, n_edges, len(cells), n_kinds)
         if est > budget and len(cells) > 1 and depth < _MAX_SPLIT_DEPTH:
@@ -351,7 +351,7 @@ def plan_from_counts(
                 f"budget above {memory_budget_mb:g} MB or shorten the walk."
             )
             raise NetworkError(msg)
-        tiles.append(Tile(tile_id, box, len(cells), n_nodes, n_edges, est))  # type: ignore[arg-type]
+        tiles.append(Tile(tile_id, box, len(cells), n_nodes, n_edges, est))
         members.append(cells)
 
     for tile_id, cells in seeds:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -128,13 +128,15 @@ def solve_lscp(
                        row_hi=np.full(a_red.shape[0], np.inf), col_lo=np.zeros(len(keep)),
                        col_hi=np.ones(len(keep)), integer=np.ones(len(keep)), maximize=False,
                        abs_gap=1 - 1e-6 if integral else 1e-6)  # fmt: skip
-            x0 = start_from_sites(g_sites, keep, dom, a, cost)
-            if a_red[:, np.flatnonzero(x0 > 0.5)].sum(axis=1).min() < 1:  # start not covering
+            x0: np.ndarray | None = start_from_sites(g_sites, keep, dom, a, cost)
+            if (
+                x0 is not None and a_red[:, np.flatnonzero(x0 > 0.5)].sum(axis=1).min() < 1
+            ):  # start not covering
                 x0 = None
             red = CoverModel(a_red, np.ones(a_red.shape[0]), np.zeros(0, np.int64))
             c_red = cost[keep]
 
-            def improve(x_lp: np.ndarray, duals: np.ndarray) -> np.ndarray:
+            def _improve(x_lp: np.ndarray, duals: np.ndarray) -> np.ndarray:
                 # Chvátal's greedy with the LP duals as row prices, and an LP dive; the cheaper
                 price = np.abs(duals) + 1e-6
                 sites, _, _ = greedy_coverage(red, None, weights=price, cost=c_red)
@@ -146,6 +148,8 @@ def solve_lscp(
                 x = np.zeros(len(keep))
                 x[sites] = 1.0
                 return x
+
+            improve: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = _improve
         else:
             dom = dominated_columns(a, cost)
             keep = np.flatnonzero(~dom)
@@ -170,7 +174,7 @@ def solve_lscp(
             )  # fmt: skip
             xs = start_from_sites(g_sites, keep, dom, a, cost)
             x0 = np.concatenate([xs, (a_multi @ xs > 0.5).astype(float)])
-            improve = None
+            improve = None  # the partial goal keeps the greedy start
         out = solve_mip(mip, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, seed=seed,
                          start=x0 if solver == "highs" else None, lp_method="ipm",
                          improve=improve)  # fmt: skip
@@ -179,7 +183,7 @@ def solve_lscp(
             raise SolverError(msg)
         if out.x is not None:
             sel = keep[np.flatnonzero(out.x[: len(keep)] > 0.5)]
-            if float(cost[sel].sum()) <= g_obj + 1e-9 and meets_goal(model, sel, need, full=full):
+            if float(cost[sel].sum()) <= g_obj + 1e-9 and meets_goal(model, list(sel), need, full=full):
                 chosen, obj = list(sel), float(cost[sel].sum())
         bound = out.bound
         if np.isfinite(bound) and integral:

@@ -140,8 +140,8 @@ def solve_mclp(
     # rows: y_g - sum x_j <= 0 (n_y), sum x <= k, [sum cost x <= budget]
     blocks = [sparse.hstack([-a_multi, sparse.identity(n_y, format="csr")], format="csr"),
               sparse.csr_matrix(np.concatenate([np.ones(m_red), np.zeros(n_y)])[None, :])]  # fmt: skip
-    lo = [np.full(n_y, -np.inf), [-np.inf]]
-    hi = [np.zeros(n_y), [float(k)]]
+    lo: list[Any] = [np.full(n_y, -np.inf), [-np.inf]]
+    hi: list[Any] = [np.zeros(n_y), [float(k)]]
     if budget is not None:
         blocks.append(sparse.csr_matrix(np.concatenate([cost[keep_cols], np.zeros(n_y)])[None, :]))
         lo.append([-np.inf])
@@ -277,7 +277,7 @@ def solve_cmclp(
             r_vub,
             sparse.csr_matrix(np.concatenate([np.ones(m), np.zeros(nnz)])[None, :]),
         ]
-        hi = [model.w, np.zeros(m), np.zeros(nnz), [float(k)]]
+        hi: list[Any] = [model.w, np.zeros(m), np.zeros(nnz), [float(k)]]
         if budget is not None:
             blocks.append(sparse.csr_matrix(np.concatenate([cost, np.zeros(nnz)])[None, :]))
             hi.append([float(budget)])

@@ -128,6 +128,7 @@ def solve_mip(
     t0 = time.perf_counter()
     n_col = len(mip.c)
     n_row = mip.a.shape[0]
+    x: np.ndarray | None
     if solver == "highs":
         import highspy
 

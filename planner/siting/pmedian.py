@@ -159,9 +159,9 @@ def solve_p_median(
                          lp_method="dual")  # fmt: skip
         if out.x is not None:
             sel = np.flatnonzero(out.x[:m] > 0.5)
-            val = pmedian_saving(s_mat, sel)
-            if val >= g_obj - 1e-9:
-                chosen, obj = list(sel), val
+            saved_total = pmedian_saving(s_mat, sel)
+            if saved_total >= g_obj - 1e-9:
+                chosen, obj = list(sel), saved_total
         bound = max(min(out.bound, bound_g), obj) if np.isfinite(out.bound) else bound_g
         status = out.status if out.status in ("optimal", "time_limit") else "time_limit"
         name = out.solver
