@@ -24,6 +24,7 @@ from planner.network import Snapped, WalkNetwork, travel_matrix_m
 from planner.pipeline import StudyInputs, StudyResult, load_inputs, run_study, write_study_result
 from planner.population import age_shares_from_census, apply_age_shares, grid_from_points, spread_population
 from planner.scale import DistrictSitingResult, compute_coverage_tiled, plan_tiles, solve_mclp_by_district
+from planner.scenario import Comparison, Scenario, apply_scenario, compare, read_added, read_removed
 from planner.siting import (
     MODELS,
     SitingProblem,
@@ -40,6 +41,12 @@ from planner.study import MapSettings, SitingSettings, StudyArea, TargetSettings
 from planner.targets import Target, TargetReport, TargetSet, evaluate_targets, read_targets
 
 __all__ = [
+    "read_removed",
+    "read_added",
+    "compare",
+    "apply_scenario",
+    "Scenario",
+    "Comparison",
     "DEFAULT_KINDS",
     "MODELS",
     "Access",

@@ -257,7 +257,8 @@ def site_study(
         problem = SitingProblem.from_coverage(
             coverage, inputs.network, study.kinds[s.kind], candidates=candidates, spacing_m=s.spacing_m,
             boundary=inputs.boundary, demand_candidates=s.demand_candidates, capacity=s.capacity,
-            max_minutes=s.max_minutes, require_existing=not s.from_scratch, seed=s.seed, progress=progress,
+            max_minutes=s.max_minutes, districts=inputs.districts, require_existing=not s.from_scratch, seed=s.seed,
+            progress=progress,
         )  # fmt: skip
         result = solve_siting(problem, s.model_name, k=s.new, share=s.share_fraction, **s.model_options())
     except InputError:

@@ -146,7 +146,14 @@ def check_03(nb: nbformat.NotebookNode) -> None:
         assert shares[0] == start
         assert all(b >= a for a, b in itertools.pairwise(shares)), shares
         assert shares[-1] <= 100
-    assert len(outputs(nb, "png")) == 1
+    # the plan year by year (pl.compare trajectory): cumulative, from today's 0 %
+    years = re.findall(r"meal sites (now|\d{4}): ([\d.]+)% of people aged 60\+ within 15 min", out)
+    assert [y for y, _ in years] == ["now", "2025", "2026", "2027", "2028"]
+    shares = [float(v) for _, v in years]
+    assert shares[0] == 0.0
+    assert all(b >= a for a, b in itertools.pairwise(shares)), shares
+    assert shares[-1] > 0
+    assert len(outputs(nb, "png")) == 2  # the gain curve, the trajectory
     check_maps(nb, 2)  # eldercare proposals, meal-site proposals
 
 

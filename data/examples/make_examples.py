@@ -10,6 +10,7 @@
 - ``suzhou_districts_2020.csv``: REAL totals and 60+ shares of six Suzhou districts from
   ``county_census_2020_policy_cities.csv`` (2020 census, NBS), as a yearbook-style table
   (UTF-8 with BOM, as Excel writes it).
+- ``las_palmas_meal_sites_plan.csv``: the same with a ``year`` per site (one a year from 2025).
 - ``las_palmas_meal_sites_proposal.csv``: the four OSM community centres of the bundled Las
   Palmas area (© OpenStreetMap contributors, ODbL) as a user's list of proposed meal sites.
 """
@@ -20,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planner import datums
+from planner.io import datums
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -83,6 +84,10 @@ def meal_site_proposal() -> None:
         }
     )
     out.to_csv(HERE / "las_palmas_meal_sites_proposal.csv", index=False, encoding="utf-8")
+    # the same list as a plan: one meal site a year from 2025 (notebook 03's trajectory)
+    out.assign(year=range(2025, 2025 + len(out))).to_csv(
+        HERE / "las_palmas_meal_sites_plan.csv", index=False, encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

@@ -114,3 +114,46 @@ def format_targets(table: pd.DataFrame) -> str:
         ],
     })  # fmt: skip
     return view.to_string(index=False)
+
+
+def format_comparison(comparison: Any) -> str:
+    """Before → after per kind at each threshold: people covered and shares (one decimal), and sites."""
+    t = comparison.table
+    view = pd.DataFrame({
+        "kind": t["kind"],
+        "minutes": t["minutes"].map(lambda v: f"≤{v:g}"),
+        "covered before → after": [f"{b:,.0f} → {a:,.0f}" for b, a in zip(t["covered_before"], t["covered_after"], strict=True)],
+        "share before → after": [_pct(b) + " → " + _pct(a) for b, a in zip(t["share_before"], t["share_after"], strict=True)],
+        "change": t["delta_share"].map(lambda v: "-" if pd.isna(v) else f"{100 * v:+.1f} pts"),
+        "facilities": [f"{b:.0f} → {a:.0f}" for b, a in zip(t["facilities_before"], t["facilities_after"], strict=True)],
+    })  # fmt: skip
+    lines = [f"scenario {comparison.scenario.name!r}: before → after", view.to_string(index=False)]
+    sites = comparison.sites
+    if len(sites):
+        shown = pd.DataFrame({
+            "rank": sites["rank"], "kind": sites["kind"], "name": sites["name"],
+            "adds": sites["gain"].map(lambda v: f"{v:,.0f}"),
+            "covered after": sites["covered"].map(lambda v: f"{v:,.0f}"),
+            "share": sites["share"].map(_pct), "district": sites["district"],
+        })  # fmt: skip
+        for col in ("year", "phase"):
+            if col in sites.columns:
+                shown.insert(1, col, sites[col])
+        lines += ["\nadded facilities in build order (people of the kind's target group within its walk):",
+                  shown.to_string(index=False)]  # fmt: skip
+    if comparison.targets is not None:
+        tt = comparison.targets
+        met = [f"{_yes(b)} → {_yes(a)}" for b, a in zip(tt["met_before"], tt["met_after"], strict=True)]
+        lines += ["\ntargets met before → after:",
+                  pd.DataFrame({"scope": tt["scope"], "target": tt["label"], "met": met}).to_string(index=False)]  # fmt: skip
+    if comparison.trajectory is not None:
+        lines.append("\ntrajectory: see trajectory.csv (coverage after each year's additions, cumulative)")
+    return "\n".join(lines)
+
+
+def _pct(share: float) -> str:
+    return "-" if pd.isna(share) else f"{100 * share:.1f}%"
+
+
+def _yes(value: Any) -> str:
+    return "-" if pd.isna(value) else ("yes" if bool(value) else "NO")

@@ -11,6 +11,7 @@ from planner.errors import InputError
 from planner.maps.builders import coverage_map, siting_map
 from planner.maps.export import save_map
 from planner.pipeline import StudyResult, run_study
+from planner.scenario import Scenario, compare, read_added
 
 SHOWCASE_COMMAND = "planner map --study data/las_palmas/study.toml --kinds eldercare,nursery --sites --out maps/showcase.html"
 
@@ -38,10 +39,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--tiles-attribution", help="credit shown for --tiles (required with it)")
     p.add_argument("--no-service-areas", action="store_true", help="leave out the facilities' walk areas")
     p.add_argument(
-        "--sites",
-        action="store_true",
-        help="also solve the study's [siting] table and draw the proposed sites (rank, gain)",
-    )
+        "--sites", nargs="?", const=True, default=None, metavar="FILE",
+        help="draw proposed sites: alone, solve the study's [siting] table; with a FILE, draw that siting "
+             "output or planned-facility list (kind, name, optional year) in build order",
+    )  # fmt: skip
     p.add_argument("--max-vector-cells", type=int,
                    help="above this many cells, draw walking times as an image (default 20000)")  # fmt: skip
     p.set_defaults(func=run_map_command)
@@ -50,7 +51,7 @@ def register(subparsers: Any) -> None:
 def map_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """``[map]`` fields given on the command line."""
     given = {"title": args.title, "tiles": args.tiles, "tiles_attribution": args.tiles_attribution,
-             "max_vector_cells": args.max_vector_cells, "sites": True if args.sites else None,
+             "max_vector_cells": args.max_vector_cells, "sites": True if args.sites is True else None,
              "service_areas": False if args.no_service_areas else None}  # fmt: skip
     return {k: v for k, v in given.items() if v is not None}
 
@@ -78,7 +79,10 @@ def run_map_command(args: argparse.Namespace) -> int:
         raise InputError(msg)
     result = run_study(study, use_cache=not args.no_cache, siting=study.map.sites,
                        targets=False)  # fmt: skip
-    path = save_map(study_map(result), args.out)
+    m = study_map(result)
+    if isinstance(args.sites, Path | str) and args.sites is not True:
+        m = planned_sites_map(m, result, Path(args.sites))
+    path = save_map(m, args.out)
     echo(args, f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB; opens offline)")
     return 0
 
@@ -98,4 +102,16 @@ def study_map(result: StudyResult) -> Any:
         m = siting_map(
             result.siting, result.network, lang=study.lang, service_areas=settings.service_areas, m=m
         )
+    return m
+
+
+def planned_sites_map(m: Any, result: StudyResult, path: Path) -> Any:
+    """Draw the facilities of a siting output or a planned-facility file on ``m``, in build order."""
+    study = result.study
+    options = {k: v for k, v in study.facilities_options.items() if k in ("coord_system", "encoding")}
+    added = read_added(path, kinds=study.kinds, crs=result.network.crs, **options)
+    comparison = compare(result, Scenario(added=added, name=path.stem))
+    for layer in comparison.site_layers():
+        m = siting_map(layer, result.network, coverage=result.coverage, lang=study.lang,
+                       service_areas=study.map.service_areas, m=m)  # fmt: skip
     return m

@@ -14,10 +14,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from scipy import sparse
+from scipy.spatial import cKDTree
 
 from planner._validate import check_in_range, row_list
-from planner.coverage import Coverage, cells_on_network, compute_coverage
+from planner.coverage import Coverage, cells_on_network, compute_coverage, join_districts
 from planner.errors import InputError
 from planner.kinds import (
     CANDIDATE_ID,
@@ -399,7 +401,8 @@ class SitingProblem:
         return cls.from_coverage(
             coverage, network, kind, candidates=candidates, spacing_m=spacing_m, boundary=boundary,
             demand_candidates=demand_candidates, capacity=capacity, max_minutes=max_minutes,
-            require_existing=require_existing, seed=seed, tile_m=tile_m, progress=progress,
+            districts=districts, require_existing=require_existing, seed=seed, tile_m=tile_m,
+            progress=progress,
         )  # fmt: skip
 
     @classmethod
@@ -415,6 +418,7 @@ class SitingProblem:
         demand_candidates: int = 0,
         capacity: float | None = None,
         max_minutes: float | None = None,
+        districts: gpd.GeoDataFrame | None = None,
         require_existing: bool = True,
         seed: int | None = None,
         tile_m: float | None = None,
@@ -436,6 +440,9 @@ class SitingProblem:
             The walk network the coverage was computed on.
         kind
             The kind to site: a :class:`FacilityKind`, or a kind of the coverage by name.
+        districts
+            District polygons with a ``district`` column: each candidate gets the district holding
+            it (default: that of the nearest cell, when the coverage has districts).
         candidates, spacing_m, boundary, demand_candidates, capacity, max_minutes, require_existing, seed, tile_m, progress
             As for :meth:`from_network`.
 
@@ -458,6 +465,7 @@ class SitingProblem:
         cand = _candidates(network, coverage, kind, candidates=candidates, spacing_m=spacing_m, boundary=boundary,
                            demand_candidates=demand_candidates, capacity=capacity, seed=seed,
                            max_snap_m=max_snap_m)  # fmt: skip
+        cand = _candidate_districts(cand, coverage, districts)
         t1 = time.perf_counter()
         mins, cell_snap = _minutes(network, coverage, cand, kind, limit, tile_m=tile_m, progress=progress)
         matrix_s = time.perf_counter() - t1
@@ -579,6 +587,20 @@ def _candidates(
             UserWarning, stacklevel=4,
         )  # fmt: skip
     return cand.assign(node=snap.node, access_m=np.where(snap.ok, snap.access_m, np.nan), snap_ok=snap.ok)
+
+
+def _candidate_districts(
+    cand: gpd.GeoDataFrame, coverage: Coverage, districts: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame:
+    """Each candidate's district: the polygon holding it, else the nearest cell's (when known)."""
+    if districts is not None:
+        return join_districts(cand, districts)
+    pop = coverage.population
+    if DISTRICT not in pop.columns or not len(cand):
+        return cand
+    cells = shapely.get_coordinates(pop.geometry.representative_point().to_numpy())
+    _, near = cKDTree(cells).query(shapely.get_coordinates(cand.geometry.to_numpy()))
+    return cand.assign(**{DISTRICT: pop[DISTRICT].to_numpy()[near]})
 
 
 def _minutes(

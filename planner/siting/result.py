@@ -147,7 +147,7 @@ class SitingResult:
         name = kind or self.params.get("kind") or "new"
         s = self.sites
         out = gpd.GeoDataFrame(
-            {KIND: name, NAME: [f"new site {r}" for r in s["rank"]], CAPACITY: s[CAPACITY].to_numpy()},
+            {KIND: name, NAME: s[NAME].to_numpy(), CAPACITY: s[CAPACITY].to_numpy()},
             index=pd.Index([f"new-{c}" for c in s[CANDIDATE_ID]], name=FACILITY_ID),
             geometry=s.geometry.to_numpy(), crs=s.crs,
         )  # fmt: skip
@@ -179,8 +179,10 @@ def coverage_by_district(
     frame = pd.DataFrame({DISTRICT: label, "total": w, "covered_before": np.where(before, w, 0.0),
                           "covered_after": np.where(covered_after, w, 0.0)})  # fmt: skip
     site_district = None
-    if DISTRICT in problem.cells.columns and len(chosen):
-        # a site belongs to the district of the cell nearest to it, when geometry is known
+    if DISTRICT in problem.candidates.columns and len(chosen):  # the district holding each site
+        site_district = problem.candidates[DISTRICT].iloc[chosen].astype(str).value_counts()
+    elif DISTRICT in problem.cells.columns and len(chosen):
+        # otherwise the district of the cell nearest to it, when geometry is known
         geo = problem.cells.geometry if isinstance(problem.cells, gpd.GeoDataFrame) else None
         cand_geo = problem.candidates.geometry.iloc[chosen]
         if geo is not None and cand_geo.notna().all():
@@ -235,9 +237,13 @@ def make_result(
         lon, lat = shapely.get_x(ll.to_numpy()), shapely.get_y(ll.to_numpy())
     else:
         x = y = lon = lat = np.full(len(cand), np.nan)
+    rank = np.arange(1, len(cand) + 1)
     data: dict[str, Any] = {
-        "rank": np.arange(1, len(cand) + 1),
+        "rank": rank,
         CANDIDATE_ID: cand.index.to_numpy(),
+        KIND: problem.kind.name if problem.kind else problem.params.get("kind", ""),
+        NAME: [f"new site {r}" for r in rank],
+        DISTRICT: cand[DISTRICT].astype(str).to_numpy() if DISTRICT in cand.columns else "",
         "gain": gains_arr,
         "cumulative": cumulative,
         "covered": before + cumulative,
