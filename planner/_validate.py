@@ -11,6 +11,10 @@ import pandas as pd
 from planner.errors import InputError
 
 
+#: More people than this in one row (cell, building, district) is a broken value, not a count.
+MAX_PEOPLE_PER_ROW = 1e8
+
+
 def _where(source: str | None) -> str:
     return f" ({source})" if source else ""
 
@@ -84,6 +88,13 @@ def check_numeric_nonnegative(df: pd.DataFrame, column: str, name: str, *, sourc
         msg = (
             f"{name}{_where(source)} column {column!r} is negative in rows {row_list(neg)}; "
             "counts of people cannot be negative."
+        )
+        raise InputError(msg)
+    huge = df.index[~(values.to_numpy() <= MAX_PEOPLE_PER_ROW)]
+    if len(huge):
+        msg = (
+            f"{name}{_where(source)} column {column!r} is infinite or over {MAX_PEOPLE_PER_ROW:,.0f} in rows "
+            f"{row_list(huge)}; a cell cannot hold that many people. Check the column and its units."
         )
         raise InputError(msg)
 

@@ -17,7 +17,7 @@ import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
-from planner._validate import check_columns, row_list
+from planner._validate import MAX_PEOPLE_PER_ROW, check_columns, row_list
 from planner.errors import InputError
 from planner.io.boundaries import check_in_area
 from planner.kinds import (
@@ -434,10 +434,13 @@ def prepare_population(
         raise InputError(msg)
     for col in needed:
         values = pd.to_numeric(population[col], errors="coerce")
-        bad = population.index[values.isna() | (values < 0)]
+        bad = population.index[~((values >= 0) & (values <= MAX_PEOPLE_PER_ROW))]
         if len(bad):
-            msg = f"population column {col!r} is NaN, negative or not a number in rows {row_list(bad)}."
+            msg = f"population column {col!r} is NaN, negative, infinite or not a number in rows {row_list(bad)}."
             raise InputError(msg)
+    if not float(pd.to_numeric(population[POPULATION]).sum()) > 0:
+        msg = f"population{f' ({src})' if src else ''} has nobody: every cell's {POPULATION!r} is 0."
+        raise InputError(msg)
     if not population.crs.equals(crs):
         population = population.to_crs(crs)
     return population
@@ -472,8 +475,14 @@ def report_snap(
     gdf: gpd.GeoDataFrame, snap: Snapped, what: str, network: StreetSource,
     bounds: tuple[float, float, float, float],
 ) -> None:  # fmt: skip
-    """Warn about points far from the streets; refuse when none is near (wrong CRS or swap)."""
+    """Warn about points far from the streets; refuse when none is near (wrong CRS or swap).
+
+    Population cells must all lie within the network's extent (padded by the snap limit): a
+    cell beyond it is another place (or a wrong CRS), and counting it as uncovered would be wrong.
+    """
     bad = ~snap.ok
+    if what == "population cells" and bad.any():
+        check_in_area(gdf, network.crs, bounds, what=what)  # raises, naming rows beyond the extent
     if bad.all():
         check_in_area(gdf, network.crs, bounds, what=what)  # raises with a swap/datum hint
         msg = (

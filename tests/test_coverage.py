@@ -225,11 +225,22 @@ def test_missing_crs(lattice):
 
 
 def test_far_points_warn_and_count_as_uncovered(lattice):
-    cells = points([[0, 0], [9000, 9000]], population=[1.0, 1.0])
-    with pytest.warns(UserWarning, match=r"1 of 2 rows are farther than 300 m"):
-        cov = pl.compute_coverage(lattice, cells, points([[0, 0]], kind=["n"]), kinds=WALK)
+    # inside the network's extent (padded by the snap limit) but 141 m from every street
+    cells = points([[0, 0], [-100, -100]], population=[1.0, 1.0])
+    with pytest.warns(UserWarning, match=r"1 of 2 rows are farther than 100 m"):
+        cov = pl.compute_coverage(lattice, cells, points([[0, 0]], kind=["n"]), kinds=WALK, max_snap_m=100)
     assert np.isinf(cov.minutes["n"].iloc[1])
     assert cov.params["cells_unsnapped"] == 1
+
+
+def test_cells_beyond_the_network_are_refused_not_counted(lattice):
+    """A cell 9 km beyond the streets is another place (or a wrong CRS): counting it as uncovered
+    would lower the share silently, so it is an error naming the row."""
+    cells = points([[0, 0], [9000, 9000]], population=[1.0, 1.0])
+    with pytest.raises(
+        pl.InputError, match=r"1 of 2 rows lie outside the study area / network extent: \[1\]"
+    ):
+        pl.compute_coverage(lattice, cells, points([[0, 0]], kind=["n"]), kinds=WALK)
 
 
 def test_swapped_lat_lon_is_diagnosed(tiny_network, tiny_population, tiny_facilities):

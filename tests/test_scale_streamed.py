@@ -359,26 +359,39 @@ def test_interrupted_store_rebuild_is_not_reused(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_streamed_odd_inputs_match_untiled(city):
-    """Mostly far cells (the sample may hold none that snaps), a polygon facility, one with no geometry."""
+    """A polygon facility, one with no geometry, and cells far from every street: the same answer."""
     study, net, pop, fac, kw, _ref = city
-    far = pop.copy()
-    far.geometry = far.geometry.translate(50_000, 0)
-    cells = pd.concat([far.iloc[20:], pop.iloc[:20]])  # 20 of 868 cells on the streets
     odd = fac.copy()
     odd.geometry = odd.geometry.astype(object)
     odd.iloc[0, odd.columns.get_loc("geometry")] = odd.geometry.iloc[0].buffer(40)  # a building
     odd.iloc[1, odd.columns.get_loc("geometry")] = None  # no location
     odd = gpd.GeoDataFrame(odd, geometry="geometry", crs=fac.crs)
     with pytest.warns(UserWarning, match="farther than"):
-        ref = pl.compute_coverage(net, cells, odd, **kw)
+        ref = pl.compute_coverage(net, pop, odd, **kw)
     for network in (net, study.network_path):
         with pytest.warns(UserWarning, match="farther than"):
-            got = compute_coverage_tiled(network, cells, odd, crs=net.crs, tile_m=2500, **kw)
+            got = compute_coverage_tiled(network, pop, odd, crs=net.crs, tile_m=2500, **kw)
         pd.testing.assert_frame_equal(ref.minutes, got.minutes, check_exact=True)
         pd.testing.assert_frame_equal(ref.nearest, got.nearest, check_exact=True)
         pd.testing.assert_frame_equal(ref.straight_minutes, got.straight_minutes, check_exact=True)
         np.testing.assert_array_equal(ref.cell_snap.access_m, got.cell_snap.access_m)
     assert np.isfinite(ref.minutes.to_numpy()).any()
+
+
+@pytest.mark.slow
+def test_cells_beyond_the_streets_are_refused_tiled_or_not(city):
+    """Mostly far cells (50 km east; the streamed sample may hold none that snaps): refused the same way."""
+    study, net, pop, fac, kw, _ref = city
+    far = pop.copy()
+    far.geometry = far.geometry.translate(50_000, 0)
+    cells = pd.concat([far.iloc[20:], pop.iloc[:20]])  # 20 of 868 cells on the streets
+    with pytest.raises(pl.InputError, match="848 of 868 rows lie outside the study area / network extent"):
+        pl.compute_coverage(net, cells, fac, **kw)
+    for network in (net, study.network_path):
+        with pytest.raises(
+            pl.InputError, match="848 of 868 rows lie outside the study area / network extent"
+        ):
+            compute_coverage_tiled(network, cells, fac, crs=net.crs, tile_m=2500, **kw)
 
 
 def test_store_options_must_match(city, tmp_path):

@@ -71,13 +71,65 @@ def is_walkable(tags: dict[str, str]) -> bool:
     return tags.get("access") != "private" and tags.get("service") != "private"
 
 
+#: Longest run of bytes with no ``>`` in an OSM XML file: a tag or text this long is not OSM (a
+#: bomb of whitespace, or one huge attribute that expat 2.5 would re-parse quadratically).
+MAX_TOKEN_BYTES = 1 << 20
+#: A compressed OSM file may expand to this many times its size (XML compresses 10-25 times) …
+MAX_EXPANSION = 100
+#: … or to this many bytes, whichever is more.
+MIN_EXPANDED_BYTES = 64 << 20
+#: Longest walkable segment: a node thousands of km off makes a street longer than this.
+MAX_SEGMENT_M = 50_000.0
+
+
+class _Guarded:
+    """A binary stream that stops a decompression bomb or a giant token with a clear error."""
+
+    def __init__(self, raw: Any, path: Path, *, limit_bytes: float) -> None:
+        self.raw, self.path, self.limit = raw, path, limit_bytes
+        self.total = 0
+        self.since_gt = 0
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.raw.read(n if n and n > 0 else 1 << 16)
+        self.total += len(chunk)
+        if self.total > self.limit:
+            msg = (
+                f"{self.path}: expands to more than {self.limit / 2**20:,.0f} MB ({MAX_EXPANSION}× the "
+                "compressed file): not an OSM extract (a decompression bomb?). Check the file."
+            )
+            raise NetworkError(msg)
+        gt = chunk.rfind(b">")
+        self.since_gt = len(chunk) - gt - 1 if gt >= 0 else self.since_gt + len(chunk)
+        if self.since_gt > MAX_TOKEN_BYTES:
+            msg = (
+                f"{self.path}: more than {MAX_TOKEN_BYTES >> 20} MB without an XML tag ending (a huge "
+                "attribute, text or whitespace): not an OSM file. Check the file."
+            )
+            raise NetworkError(msg)
+        return bytes(chunk)
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> _Guarded:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def open_osm(path: Path) -> Any:
+    """A binary stream of an OSM XML file (``.bz2``/``.gz`` decompressed), bounded in size and token length."""
     name = path.name.lower()
+    size = path.stat().st_size
     if name.endswith(".bz2"):
-        return bz2.open(path, "rb")
-    if name.endswith(".gz"):
-        return gzip.open(path, "rb")
-    return path.open("rb")
+        raw: Any = bz2.open(path, "rb")
+    elif name.endswith(".gz"):
+        raw = gzip.open(path, "rb")
+    else:
+        return _Guarded(path.open("rb"), path, limit_bytes=float("inf"))
+    return _Guarded(raw, path, limit_bytes=max(MAX_EXPANSION * size, MIN_EXPANDED_BYTES))
 
 
 def is_pbf(path: Path) -> bool:
@@ -106,7 +158,7 @@ def iter_osm(path: Path, *, nodes: bool = True, ways: bool = True) -> Iterator[t
                     root.clear()  # cleared elements would otherwise stay in the root's list
                 if tag == "node":
                     if nodes:
-                        yield "n", (int(elem.get("id")), float(elem.get("lon")), float(elem.get("lat")))
+                        yield "n", _node(elem, path)
                     elem.clear()
                 elif tag in ("way", "relation"):
                     if ways and tag == "way":
@@ -120,6 +172,15 @@ def iter_osm(path: Path, *, nodes: bool = True, ways: bool = True) -> Iterator[t
     except (ET.ParseError, OSError, EOFError, ValueError, TypeError) as exc:
         msg = f"{path}: not a readable OSM XML file ({exc})."
         raise NetworkError(msg) from exc
+
+
+def _node(elem: Any, path: Path) -> tuple[int, float, float]:
+    """``(id, lon, lat)`` of a node element; coordinates outside lon ±180 / lat ±90 are an error."""
+    node_id, lon, lat = int(elem.get("id")), float(elem.get("lon")), float(elem.get("lat"))
+    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):  # also false for NaN
+        msg = f"{path}: node {node_id} has lon={lon!r}, lat={lat!r}, outside lon -180..180 / lat -90..90."
+        raise NetworkError(msg)
+    return node_id, lon, lat
 
 
 def _iter_pbf(path: Path, *, nodes: bool, ways: bool) -> Iterator[tuple[str, Any]]:
@@ -140,6 +201,9 @@ def _iter_pbf(path: Path, *, nodes: bool, ways: bool) -> Iterator[tuple[str, Any
         for obj in osmium.FileProcessor(str(path), entities):
             if obj.is_node():
                 loc = obj.location
+                if not loc.valid():
+                    msg = f"{path}: node {obj.id} has no valid location."
+                    raise NetworkError(msg)
                 yield "n", (obj.id, loc.lon, loc.lat)
             elif obj.is_way():
                 tags = {t.k: t.v for t in obj.tags}
@@ -187,11 +251,25 @@ def parse_osm(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     v = pos.get_indexer(pa[:, 1])
     lonlat = np.array([coords[i] for i in used.tolist()], float)
     length = haversine_m(lonlat[u, 0], lonlat[u, 1], lonlat[v, 0], lonlat[v, 1])
+    check_segments(path, length, used[u], used[v])
     logger.info(
         "%s: %d walkable of %d highway ways, %d nodes, %d segments",
         path, len(ways), n_ways, len(used), len(pa),
     )  # fmt: skip
     return lonlat, used, u, v, length
+
+
+def check_segments(path: Path, length_m: np.ndarray, a_id: np.ndarray, b_id: np.ndarray) -> None:
+    """A walkable segment longer than :data:`MAX_SEGMENT_M` means a node with wrong coordinates."""
+    long = np.flatnonzero(length_m > MAX_SEGMENT_M)
+    if len(long):
+        i = long[np.argmax(length_m[long])]
+        msg = (
+            f"{path}: the street segment from node {a_id[i]} to node {b_id[i]} is {length_m[i] / 1000:,.0f} km "
+            f"long ({len(long)} segments over {MAX_SEGMENT_M / 1000:g} km): a node has wrong coordinates. "
+            "Fix or remove it."
+        )
+        raise NetworkError(msg)
 
 
 def utm_crs(lonlat: np.ndarray) -> pyproj.CRS:

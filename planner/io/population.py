@@ -77,10 +77,38 @@ def read_population(
         if col in gdf.columns:
             check_numeric_nonnegative(gdf, col, "population", source=src)
             gdf[col] = pd.to_numeric(gdf[col]).astype(float)
+    check_people(gdf, src)
     _check_no_overlap(gdf, src)
     gdf.attrs["source"] = src
     gdf.attrs["age_source"] = "grid columns"
     return gdf
+
+
+def check_people(cells: gpd.GeoDataFrame, src: str) -> None:
+    """Somebody lives there; no age group exceeds the residents; no two point cells at one place."""
+    if float(cells[POPULATION].sum()) <= 0:
+        msg = f"population ({src}) has nobody: every cell's {POPULATION!r} is 0. Check the column."
+        raise InputError(msg)
+    for col in AGE_COLUMNS:
+        if col in cells.columns:
+            over = cells.index[cells[col] > cells[POPULATION] * (1 + 1e-9) + 1e-9]
+            if len(over):
+                msg = (
+                    f"population ({src}) column {col!r} exceeds {POPULATION!r} in rows {row_list(over)}; "
+                    "an age group cannot hold more people than live in the cell."
+                )
+                raise InputError(msg)
+    geoms = cells.geometry.to_numpy()
+    points = shapely.get_type_id(geoms) == 0
+    if points.sum() > 1:
+        xy = pd.DataFrame(shapely.get_coordinates(geoms[points]), index=cells.index[points])
+        dup = xy.duplicated(keep=False)
+        if dup.any():
+            msg = (
+                f"population ({src}) has cells at the same place (rows {row_list(xy.index[dup])}); "
+                "their people would be counted twice. Merge or drop the repeated rows."
+            )
+            raise InputError(msg)
 
 
 def _check_no_overlap(cells: gpd.GeoDataFrame, src: str, *, tolerance: float = 1e-6) -> None:

@@ -35,7 +35,7 @@ from scipy.spatial import cKDTree
 
 from planner.errors import InputError, NetworkError
 from planner.io.datums import haversine_m
-from planner.io.osm import check_osm_path, file_digest, iter_osm, project_xy, utm_crs
+from planner.io.osm import check_osm_path, check_segments, file_digest, iter_osm, project_xy, utm_crs
 from planner.kinds import DEFAULT_MAX_EDGE_M
 from planner.network import Snapped, edge_pieces, max_stretch, split_long_edges
 
@@ -205,6 +205,7 @@ def _scan(path: str | os.PathLike[str], *, max_edge_m: float | None, min_compone
     for s in range(0, len(pa), _CHUNK):
         a, b = pa[s : s + _CHUNK], pb[s : s + _CHUNK]
         length = haversine_m(lonlat[a, 0], lonlat[a, 1], lonlat[b, 0], lonlat[b, 1])
+        check_segments(path, length, node_id[a], node_id[b])
         length_m[s : s + _CHUNK] = length
         loop = a == b  # self-loops are dropped before splitting
         if max_edge_m is not None:
