@@ -61,7 +61,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -354,6 +354,47 @@ def compute_coverage_tiled(
     """
     t_start = time.perf_counter()
     kinds, thresholds, limit_min = check_options(kinds, thresholds_min, max_minutes)
+    _check_tiled_options(network, max_snap_m=max_snap_m, tiles=tiles, crs=crs)
+    with tempfile.TemporaryDirectory(prefix="planner-tiles-") as scratch:
+        base = Path(work_dir) if work_dir is not None else Path(scratch)
+        timings: dict[str, float] = {}
+        source = _street_source(network, base / "streets", crs=crs, max_edge_m=max_edge_m, timings=timings)
+        population, facilities = _prepare_tables(population, facilities, kinds, source.crs, districts, tiles)
+        _, cell_xy = points_xy(population, source.crs)
+        fac_xy = np.asarray(points_xy(facilities, source.crs)[1], float)
+        fac_kind = facilities[KIND].astype(str).to_numpy()
+        speeds, plan_kw, common = _task_settings(
+            source, population, facilities, kinds, limit_min, max_snap_m,
+            tiles=tiles, tile_m=tile_m, memory_budget_mb=memory_budget_mb,
+        )  # fmt: skip
+        job = _make_job(source, population, facilities, cell_xy, fac_xy, fac_kind, common, plan_kw,
+                        base / "tile_streets", timings)  # fmt: skip
+        facilities = facilities.assign(snap_ok=job.fac_snap.ok, access_m=job.fac_snap.access_m)
+        fp = _run_fingerprint(speeds, limit_min, max_snap_m, job, cell_xy, fac_xy, fac_kind)
+        results = _run_job(job, fp, work_dir, scheduler=scheduler, n_workers=n_workers, progress=progress,
+                           timings=timings)  # fmt: skip
+        minutes, near_pos, straight = _merge_tiles(results.values(), kinds, len(population))
+        cell_snap = job.cell_snap
+        if cell_snap is None:  # streamed: snapped in the tiles
+            cell_snap = _merge_streamed_snap(source, population, cell_xy, results.values(), max_snap_m)  # type: ignore[arg-type]
+            report_snap(population, cell_snap, "population cells", source, job.bounds)
+    nearest = _nearest_ids(near_pos, facilities.index.to_numpy())
+    seconds = time.perf_counter() - t_start
+    params = run_params(source, population, kinds, thresholds, limit_min, max_snap_m, cell_snap,
+                        job.fac_snap, method=_method(source), seconds=seconds)  # fmt: skip
+    params |= _tile_params(job.plan, results, fp, tiles=tiles, tile_m=tile_m,
+                           memory_budget_mb=memory_budget_mb, scheduler=scheduler)  # fmt: skip
+    params |= _streaming_params(source, work_dir, timings)
+    logger.info(
+        "tiled coverage of %d cells in %d tiles in %.2f s", len(population), len(job.plan.tiles), seconds
+    )
+    return assemble_coverage(minutes, nearest, straight, population, facilities, kinds, thresholds,
+                             cell_snap, params, districts)  # fmt: skip
+
+
+# ---------------------------------------------------------------------- the steps of one run
+def _check_tiled_options(network: Any, *, max_snap_m: float, tiles: str, crs: Any) -> None:
+    """The options :func:`~planner.coverage.check_options` does not check."""
     if max_snap_m <= 0:
         msg = f"max_snap_m must be positive; got {max_snap_m!r}."
         raise ValueError(msg)
@@ -363,115 +404,159 @@ def compute_coverage_tiled(
     if isinstance(network, WalkNetwork) and crs is not None and not network.crs.equals(crs):
         msg = "crs applies to a network read from a file; this WalkNetwork is already in its own CRS."
         raise ValueError(msg)
-    with tempfile.TemporaryDirectory(prefix="planner-tiles-") as scratch:
-        base = Path(work_dir) if work_dir is not None else Path(scratch)
-        timings: dict[str, float] = {}
-        t0 = time.perf_counter()
-        if isinstance(network, WalkNetwork):
-            source: WalkNetwork | OsmStore = network
-        elif isinstance(network, OsmStore):
-            source = network
-            if (crs is not None and not network.crs.equals(crs)) or max_edge_m != network.params[
-                "max_edge_m"
-            ]:
-                msg = (
-                    f"this street store is in {network.crs.to_string()} with max_edge_m="
-                    f"{network.params['max_edge_m']!r}; prepare_osm it again with the crs and max_edge_m wanted."
-                )
-                raise ValueError(msg)
-        else:
-            source = prepare_osm(network, base / "streets", crs=crs, max_edge_m=max_edge_m)
-            timings["prepare_s"] = round(time.perf_counter() - t0, 3)
-        streamed = isinstance(source, OsmStore)
 
-        population = prepare_population(population, kinds, source.crs)
-        facilities = prepare_facilities(facilities, kinds, source.crs)
-        if districts is not None:
-            population = join_districts(population, districts)
-            facilities = join_districts(facilities, districts)
-        elif tiles == "district":
-            msg = "tiles='district' needs districts."
-            raise InputError(msg)
-        _, cell_xy = points_xy(population, source.crs)
-        fac_xy = np.asarray(points_xy(facilities, source.crs)[1], float)
-        fac_kind = facilities[KIND].astype(str).to_numpy()
-        speeds = {name: k.speed_kmh * 1000.0 / 60.0 for name, k in kinds.items()}
-        reach_m = limit_min * max(speeds.values())
-        plan_kw = {"reach_m": reach_m, "max_snap_m": max_snap_m, "tile_m": tile_m,
-                   "groups": population[DISTRICT].to_numpy() if tiles == "district" else None,
-                   "memory_budget_mb": memory_budget_mb, "n_kinds": len(kinds)}  # fmt: skip
-        all_fac = {name: straight_line_points(facilities, name) for name in kinds}
-        for name, xy in all_fac.items():
-            if not len(xy):
-                logger.warning("no facilities of kind %r: nobody is covered", name)
-        common = {"crs": source.crs.to_wkt(), "kinds": [(name, speeds[name], all_fac[name]) for name in kinds],
-                  "limit_min": limit_min, "max_snap_m": float(max_snap_m)}  # fmt: skip
-        if isinstance(source, OsmStore):
-            job = _streamed_job(source, population, facilities, cell_xy, fac_xy, fac_kind, common, plan_kw,
-                                base / "tile_streets", timings)  # fmt: skip
-        else:
-            job = _in_memory_job(source, population, facilities, cell_xy, fac_xy, fac_kind, common, plan_kw)
-        plan = job.plan
-        facilities = facilities.assign(snap_ok=job.fac_snap.ok, access_m=job.fac_snap.access_m)
 
-        # resume: finished tiles are kept under work_dir, keyed by everything that shapes them
-        fp = _fingerprint(
-            _RESULT_VERSION, sorted((n, speeds[n]) for n in kinds), limit_min, float(max_snap_m),
-            [(t.tile_id, t.bounds) for t in plan.tiles], *job.fingerprint, cell_xy, fac_xy,
-            fac_kind.astype("U"),
-        )  # fmt: skip
-        results: dict[str, dict[str, Any]] = {}
-        folder = Path(work_dir) if work_dir is not None else None
+def _street_source(
+    network: WalkNetwork | str | os.PathLike[str] | OsmStore, streets: Path, *, crs: Any,
+    max_edge_m: float | None, timings: dict[str, float],
+) -> WalkNetwork | OsmStore:  # fmt: skip
+    """The network as given, a store checked against ``crs`` and ``max_edge_m``, or a file made a store."""
+    t0 = time.perf_counter()
+    if isinstance(network, WalkNetwork):
+        return network
+    if isinstance(network, OsmStore):
+        if (crs is not None and not network.crs.equals(crs)) or max_edge_m != network.params["max_edge_m"]:
+            msg = (
+                f"this street store is in {network.crs.to_string()} with max_edge_m="
+                f"{network.params['max_edge_m']!r}; prepare_osm it again with the crs and max_edge_m wanted."
+            )
+            raise ValueError(msg)
+        return network
+    store = prepare_osm(network, streets, crs=crs, max_edge_m=max_edge_m)
+    timings["prepare_s"] = round(time.perf_counter() - t0, 3)
+    return store
+
+
+def _prepare_tables(
+    population: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, kinds: Mapping[str, FacilityKind],
+    crs: pyproj.CRS, districts: gpd.GeoDataFrame | None, tiles: str,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:  # fmt: skip
+    """Cells and facilities checked and in the streets' CRS, with their districts when given."""
+    population = prepare_population(population, kinds, crs)
+    facilities = prepare_facilities(facilities, kinds, crs)
+    if districts is not None:
+        population = join_districts(population, districts)
+        facilities = join_districts(facilities, districts)
+    elif tiles == "district":
+        msg = "tiles='district' needs districts."
+        raise InputError(msg)
+    return population, facilities
+
+
+def _task_settings(
+    source: WalkNetwork | OsmStore, population: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
+    kinds: Mapping[str, FacilityKind], limit_min: float, max_snap_m: float, *, tiles: str, tile_m: float,
+    memory_budget_mb: float,
+) -> tuple[dict[str, float], dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """Speeds in metres per minute, the tile planner's options and what every task shares."""
+    speeds = {name: k.speed_kmh * 1000.0 / 60.0 for name, k in kinds.items()}
+    reach_m = limit_min * max(speeds.values())
+    plan_kw = {"reach_m": reach_m, "max_snap_m": max_snap_m, "tile_m": tile_m,
+               "groups": population[DISTRICT].to_numpy() if tiles == "district" else None,
+               "memory_budget_mb": memory_budget_mb, "n_kinds": len(kinds)}  # fmt: skip
+    all_fac = {name: straight_line_points(facilities, name) for name in kinds}
+    for name, xy in all_fac.items():
+        if not len(xy):
+            logger.warning("no facilities of kind %r: nobody is covered", name)
+    common = {"crs": source.crs.to_wkt(), "kinds": [(name, speeds[name], all_fac[name]) for name in kinds],
+              "limit_min": limit_min, "max_snap_m": float(max_snap_m)}  # fmt: skip
+    return speeds, plan_kw, common
+
+
+def _make_job(
+    source: WalkNetwork | OsmStore, population: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
+    cell_xy: np.ndarray, fac_xy: np.ndarray, fac_kind: np.ndarray, common: Mapping[str, Any],
+    plan_kw: dict[str, Any], streets: Path, timings: dict[str, float],
+) -> _Job:  # fmt: skip
+    """The tiles cut from a street store on disk, or from a network in memory."""
+    if isinstance(source, OsmStore):
+        return _streamed_job(source, population, facilities, cell_xy, fac_xy, fac_kind, common, plan_kw,
+                             streets, timings)  # fmt: skip
+    return _in_memory_job(source, population, facilities, cell_xy, fac_xy, fac_kind, common, plan_kw)
+
+
+def _run_fingerprint(
+    speeds: Mapping[str, float], limit_min: float, max_snap_m: float, job: _Job, cell_xy: np.ndarray,
+    fac_xy: np.ndarray, fac_kind: np.ndarray,
+) -> str:  # fmt: skip
+    """Key of finished tiles under ``work_dir``: everything that shapes a tile's result."""
+    return _fingerprint(
+        _RESULT_VERSION, sorted(speeds.items()), limit_min, float(max_snap_m),
+        [(t.tile_id, t.bounds) for t in job.plan.tiles], *job.fingerprint, cell_xy, fac_xy,
+        fac_kind.astype("U"),
+    )  # fmt: skip
+
+
+def _run_job(
+    job: _Job, fp: str, work_dir: str | os.PathLike[str] | None, *, scheduler: Any, n_workers: int,
+    progress: bool, timings: dict[str, float],
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Every tile's result: those finished under ``work_dir`` are resumed, the others run (and saved)."""
+    results: dict[str, dict[str, Any]] = {}
+    folder = Path(work_dir) if work_dir is not None else None
+    if folder is not None:
+        results = _resume(folder, fp, job.plan)
+
+    def on_result(tile: Tile, result: dict[str, Any]) -> None:
+        s = result["stats"]
+        logger.info("tile %s: %d cells, %d nodes in %.2f s (worker pid %d, peak RSS %.0f MB)",
+                    tile.tile_id, s["cells"], s["nodes"], s["seconds"], s["pid"], s["peak_rss_mb"])  # fmt: skip
         if folder is not None:
-            results = _resume(folder, fp, plan)
+            _save_tile(folder, result)
+        results[tile.tile_id] = result
 
-        def on_result(tile: Tile, result: dict[str, Any]) -> None:
-            s = result["stats"]
-            logger.info("tile %s: %d cells, %d nodes in %.2f s (worker pid %d, peak RSS %.0f MB)",
-                        tile.tile_id, s["cells"], s["nodes"], s["seconds"], s["pid"], s["peak_rss_mb"])  # fmt: skip
-            if folder is not None:
-                _save_tile(folder, result)
-            results[tile.tile_id] = result
+    todo = [t for t in job.plan.tiles if t.tile_id not in results]
+    if job.before_run is not None:
+        job.before_run(todo)
+    t0 = time.perf_counter()
+    run_tiles(todo, job.make_task, job.run, on_result, scheduler=scheduler, n_workers=n_workers,
+              memory_limit=None, progress=progress, key_prefix=f"planner-tile-{fp}")  # fmt: skip
+    timings["tiles_s"] = round(time.perf_counter() - t0, 3)
+    return results
 
-        todo = [t for t in plan.tiles if t.tile_id not in results]
-        if job.before_run is not None:
-            job.before_run(todo)
-        t0 = time.perf_counter()
-        run_tiles(todo, job.make_task, job.run, on_result, scheduler=scheduler, n_workers=n_workers,
-                  memory_limit=None, progress=progress, key_prefix=f"planner-tile-{fp}")  # fmt: skip
-        timings["tiles_s"] = round(time.perf_counter() - t0, 3)
 
-        # ---- merge
-        n = len(population)
-        minutes = {k: np.full(n, np.inf) for k in kinds}
-        near_pos = {k: np.full(n, -1, np.int64) for k in kinds}
-        straight = {k: np.full(n, np.inf) for k in kinds}
-        for res in results.values():
-            pos = res["cell_pos"]
-            for k in kinds:
-                minutes[k][pos] = res[f"minutes_{k}"]
-                near_pos[k][pos] = res[f"nearest_{k}"]
-                straight[k][pos] = res[f"straight_{k}"]
-        cell_snap = job.cell_snap
-        if cell_snap is None:  # streamed: snapped in the tiles
-            cell_snap = _merge_streamed_snap(source, population, cell_xy, results.values(), max_snap_m)  # type: ignore[arg-type]
-            report_snap(population, cell_snap, "population cells", source, job.bounds)
-    ids = facilities.index.to_numpy()
+def _merge_tiles(
+    results: Iterable[Mapping[str, Any]], kinds: Mapping[str, FacilityKind], n: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per kind, minutes, nearest facility position and straight-line minutes of all ``n`` cells."""
+    minutes = {k: np.full(n, np.inf) for k in kinds}
+    near_pos = {k: np.full(n, -1, np.int64) for k in kinds}
+    straight = {k: np.full(n, np.inf) for k in kinds}
+    for res in results:
+        pos = res["cell_pos"]
+        for k in kinds:
+            minutes[k][pos] = res[f"minutes_{k}"]
+            near_pos[k][pos] = res[f"nearest_{k}"]
+            straight[k][pos] = res[f"straight_{k}"]
+    return minutes, near_pos, straight
+
+
+def _nearest_ids(near_pos: Mapping[str, np.ndarray], ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Facility positions turned into facility ids (None where no facility was reached)."""
     nearest = {}
-    for k in kinds:
-        col = np.full(n, None, dtype=object)
-        hit = near_pos[k] >= 0
-        col[hit] = ids[near_pos[k][hit]]
+    for k, pos in near_pos.items():
+        col = np.full(len(pos), None, dtype=object)
+        hit = pos >= 0
+        col[hit] = ids[pos[hit]]
         nearest[k] = col
+    return nearest
 
-    stats = [results[t.tile_id]["stats"] for t in plan.tiles if t.tile_id in results]
-    seconds = time.perf_counter() - t_start
+
+def _method(source: WalkNetwork | OsmStore) -> str:
+    """``params["method"]``."""
     method = "scipy.sparse.csgraph.dijkstra per tile, halo r*L + max_snap_m, merged"
-    if streamed:
+    if isinstance(source, OsmStore):
         method += "; streets streamed per tile from the OSM file"
-    params = run_params(source, population, kinds, thresholds, limit_min, max_snap_m, cell_snap,
-                        job.fac_snap, method=method, seconds=seconds)  # fmt: skip
-    params |= {
+    return method
+
+
+def _tile_params(
+    plan: TilePlan, results: Mapping[str, Mapping[str, Any]], fp: str, *, tiles: str, tile_m: float,
+    memory_budget_mb: float, scheduler: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """The tiling part of ``Coverage.params``: the plan, per-tile records and each cell's tile."""
+    stats = [results[t.tile_id]["stats"] for t in plan.tiles if t.tile_id in results]
+    return {
         "tiles": {"count": len(plan.tiles), "mode": tiles, "tile_m": tile_m if tiles == "grid" else None,
                   "halo_m": round(plan.halo_m, 3), "stretch": plan.stretch,
                   "memory_budget_mb": memory_budget_mb, "scheduler": str(scheduler),
@@ -480,12 +565,16 @@ def compute_coverage_tiled(
         "tile_ids": tuple(t.tile_id for t in plan.tiles),
         "cell_tile": plan.cell_tile,
     }  # fmt: skip
-    if streamed:
-        params["streaming"] = {"store": str(source.folder) if work_dir is not None else None,  # type: ignore[union-attr]
-                               "driver_peak_rss_mb": peak_rss_mb(), **timings}  # fmt: skip
-    logger.info("tiled coverage of %d cells in %d tiles in %.2f s", n, len(plan.tiles), seconds)
-    return assemble_coverage(minutes, nearest, straight, population, facilities, kinds, thresholds,
-                             cell_snap, params, districts)  # fmt: skip
+
+
+def _streaming_params(
+    source: WalkNetwork | OsmStore, work_dir: str | os.PathLike[str] | None, timings: Mapping[str, float]
+) -> dict[str, Any]:
+    """``params["streaming"]`` when the streets were streamed (the store is kept only under ``work_dir``)."""
+    if not isinstance(source, OsmStore):
+        return {}
+    return {"streaming": {"store": str(source.folder) if work_dir is not None else None,
+                          "driver_peak_rss_mb": peak_rss_mb(), **timings}}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -588,22 +677,7 @@ def _streamed_job(
     pad = max_snap_m + 1.0
     b = store.bounds
     bounds = (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad)
-    # facilities (for the table and the check in every task) and a sample of cells (to catch a
-    # wrong CRS or swapped coordinates before any tile runs) in one pass over the nodes
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(0)
-    sample = np.sort(rng.choice(len(cell_xy), size=min(len(cell_xy), 2000), replace=False))
-    both = store.snap(np.vstack([fac_xy.reshape(-1, 2), cell_xy[sample]]), max_snap_m=max_snap_m)
-    k = len(fac_xy)
-    fac_snap = Snapped(facilities.index, both.node[:k], both.access_m[:k], both.ok[:k], both.fragment[:k],
-                       both.max_snap_m)  # fmt: skip
-    probe = Snapped(population.index[sample], both.node[k:], both.access_m[k:], both.ok[k:],
-                    both.fragment[k:], both.max_snap_m)  # fmt: skip
-    if not probe.ok.any():  # perhaps swapped or in another CRS: refuse if no cell is even in the area
-        check_in_area(population, store.crs, bounds, what="population cells", any_inside=True)
-    if k:
-        report_snap(facilities, fac_snap, "facilities", store, bounds)
-    timings["snap_facilities_s"] = round(time.perf_counter() - t0, 3)
+    fac_snap = _snap_on_store(store, population, facilities, cell_xy, fac_xy, max_snap_m, bounds, timings)
     plan = plan_from_counts(DensityCounts(store.density), store.stretch, cell_xy, **plan_kw)
     members = _members(plan, len(cell_xy))
 
@@ -647,6 +721,33 @@ def _streamed_job(
     fingerprint = ("streamed", store.params["digest"], store.crs.to_wkt(), store.params["max_edge_m"],
                    store.params["min_component_share"])  # fmt: skip
     return _Job(plan, make_task, _run_tile_streamed, fac_snap, None, bounds, fingerprint, before_run)
+
+
+def _snap_on_store(
+    store: OsmStore, population: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, cell_xy: np.ndarray,
+    fac_xy: np.ndarray, max_snap_m: float, bounds: tuple[float, float, float, float],
+    timings: dict[str, float],
+) -> Snapped:  # fmt: skip
+    """The facilities' snapping on the whole store, refusing cells that all lie off the streets.
+
+    Facilities (for the table and the check in every task) and a sample of cells (to catch a
+    wrong CRS or swapped coordinates before any tile runs) are snapped in one pass over the nodes.
+    """
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+    sample = np.sort(rng.choice(len(cell_xy), size=min(len(cell_xy), 2000), replace=False))
+    both = store.snap(np.vstack([fac_xy.reshape(-1, 2), cell_xy[sample]]), max_snap_m=max_snap_m)
+    k = len(fac_xy)
+    fac_snap = Snapped(facilities.index, both.node[:k], both.access_m[:k], both.ok[:k], both.fragment[:k],
+                       both.max_snap_m)  # fmt: skip
+    probe = Snapped(population.index[sample], both.node[k:], both.access_m[k:], both.ok[k:],
+                    both.fragment[k:], both.max_snap_m)  # fmt: skip
+    if not probe.ok.any():  # perhaps swapped or in another CRS: refuse if no cell is even in the area
+        check_in_area(population, store.crs, bounds, what="population cells", any_inside=True)
+    if k:
+        report_snap(facilities, fac_snap, "facilities", store, bounds)
+    timings["snap_facilities_s"] = round(time.perf_counter() - t0, 3)
+    return fac_snap
 
 
 def _merge_streamed_snap(

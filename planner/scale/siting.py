@@ -340,6 +340,40 @@ def solve_mclp_by_district(
     DistrictSitingResult
     """
     t0 = time.perf_counter()
+    k = _check_district_options(k, split, problem_options)
+    kind = resolve_kind(kind)
+    dist, names = _district_frame(districts, district_column)
+    pop, cand, outside_pop = _district_inputs(network, population, candidates, dist, kind, k,
+                                              spacing_m=spacing_m, boundary=boundary)  # fmt: skip
+    tasks = _district_tasks(names, network, pop, facilities, kind, cand, dict(problem_options))
+    solve_options = {"time_limit_s": time_limit_s, "mip_gap": mip_gap, "seed": seed}
+    curves, alloc, results, t_curves = _run_districts(
+        tasks, names, k, split, solve_options, scheduler=scheduler, n_workers=n_workers, t0=t0
+    )
+    upper = _upper_curves(names, curves, alloc, results)
+    objective, bound, gap = _objective_bound_gap(upper, results, k)
+    allocation, curve_table = _district_tables(names, curves, upper, alloc, results, k)
+    before = float(sum(c["covered_before"] for c in curves.values()))
+    seconds = time.perf_counter() - t0
+    params = _district_params(
+        kind, k, names, district_column, network_candidates=candidates is None, spacing_m=spacing_m,
+        scheduler=scheduler, solve_options=solve_options, split=split, t_curves=t_curves, seconds=seconds,
+        problem_options=problem_options,
+    )  # fmt: skip
+    logger.info("mclp by district: %d districts, k=%d, objective %.6g, bound %.6g, %.2f s",
+                len(names), k, objective, bound, seconds)  # fmt: skip
+    return DistrictSitingResult(
+        sites=_merge_sites(results), objective=objective, bound=float(bound), gap=float(gap),
+        status="optimal" if gap <= 1e-6 else "gap", k=k, allocation=allocation,
+        curves=curve_table, results=MappingProxyType(results), covered_before=before,
+        covered_after=before + objective, total=float(sum(c["total"] for c in curves.values())),
+        outside_population=outside_pop, params=MappingProxyType(params),
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------- the steps of one solve
+def _check_district_options(k: Any, split: str, problem_options: Mapping[str, Any]) -> int:
+    """``k`` as an int, once the options are known to be valid."""
     bad = sorted(set(problem_options) & set(_NOT_PER_DISTRICT))
     if bad:
         msg = f"solve_mclp_by_district does not take {bad} as problem options."
@@ -347,19 +381,28 @@ def solve_mclp_by_district(
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         msg = f"k must be a positive integer; got {k!r}."
         raise ValueError(msg)
-    k = int(k)
     if split not in ("greedy", "exact"):
         msg = f"split must be 'greedy' or 'exact'; got {split!r}."
         raise ValueError(msg)
-    kind = resolve_kind(kind)
+    return int(k)
+
+
+def _district_frame(districts: gpd.GeoDataFrame, district_column: str) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """The districts with their names (as str) in ``DISTRICT``, and the names in first-seen order."""
     if district_column not in districts.columns:
         msg = f"districts have no column {district_column!r}; they have {list(districts.columns)}."
         raise InputError(msg)
     dist = districts[[district_column, districts.geometry.name]].rename(columns={district_column: DISTRICT})
     dist = gpd.GeoDataFrame(dist, geometry=districts.geometry.name, crs=districts.crs)
     dist[DISTRICT] = dist[DISTRICT].astype(str)
-    names = list(dict.fromkeys(dist[DISTRICT]))
+    return dist, list(dict.fromkeys(dist[DISTRICT]))
 
+
+def _district_inputs(
+    network: WalkNetwork, population: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame | None,
+    dist: gpd.GeoDataFrame, kind: FacilityKind, k: int, *, spacing_m: float, boundary: Any,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, float]:  # fmt: skip
+    """Cells and candidates joined to their districts, and the target people outside every district."""
     pop = population.to_crs(network.crs) if population.crs is not None else population
     pop = join_districts(pop.drop(columns=[DISTRICT], errors="ignore"), dist)
     if candidates is None:
@@ -377,46 +420,87 @@ def solve_mclp_by_district(
     if k > room_total:
         msg = f"k={k} new sites asked for, but the districts hold only {room_total} candidate sites."
         raise InputError(msg)
-    options = dict(problem_options)
-    tasks = {
+    return pop, cand, outside_pop
+
+
+def _district_tasks(
+    names: list[str], network: WalkNetwork, pop: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame,
+    kind: FacilityKind, cand: gpd.GeoDataFrame, options: dict[str, Any],
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """What :func:`_build_district` needs per district: its own cells and candidates, every facility."""
+    return {
         d: {"network": network, "population": pop[pop[DISTRICT] == d].drop(columns=[DISTRICT]),
             "facilities": facilities, "kind": kind,
             "candidates": cand[cand[DISTRICT] == d].drop(columns=[DISTRICT]), "options": options}
         for d in names
     }  # fmt: skip
-    solve_options = {"time_limit_s": time_limit_s, "mip_gap": mip_gap, "seed": seed}
-    exact = solve_options if split == "exact" else None
 
+
+def _run_districts(
+    tasks: Mapping[str, Mapping[str, Any]], names: list[str], k: int, split: str,
+    solve_options: Mapping[str, Any], *, scheduler: Any, n_workers: int, t0: float,
+) -> tuple[dict[str, dict[str, Any]], dict[str, int], dict[str, SitingResult], float]:  # fmt: skip
+    """Curves, the budget split and the districts' solves, serially or on Dask (closed after).
+
+    Also returns the seconds from ``t0`` to the end of the curves.
+    """
+    exact = solve_options if split == "exact" else None
     close = None
     client: Any = None
     if scheduler not in (None, "serial"):
         client, close = dask_client(scheduler, n_workers, None)
     try:
-        if client is None:
-            problems: dict[str, Any] = {d: _build_district(t) for d, t in tasks.items()}
-            curves = {d: _curve(p, k, exact) for d, p in problems.items()}
-        else:
-            problems = {d: client.submit(_build_district, t, key=f"district-problem-{i}", pure=False)
-                        for i, (d, t) in enumerate(tasks.items())}  # fmt: skip
-            curve_futs = {d: client.submit(_curve, f, k, exact, pure=False) for d, f in problems.items()}
-            curves = {d: f.result() for d, f in curve_futs.items()}
+        problems, curves = _district_curves(client, tasks, k, exact)
         t_curves = time.perf_counter() - t0
-        room = {d: min(k, c["candidates"]) for d, c in curves.items()}
-        if split == "exact":
-            _, js = _best_allocation([np.asarray(curves[d]["exact"], float) for d in names], k)
-            alloc = dict(zip(names, js, strict=True))
-        else:
-            alloc = _split_budget({d: c["gains"] for d, c in curves.items()}, room, k)
+        alloc = _allocate(curves, names, k, split)
         todo = [d for d in names if alloc[d] > 0]
-        if client is None:
-            results = {d: _solve(problems[d], alloc[d], solve_options) for d in todo}
-        else:
-            futs = {d: client.submit(_solve, problems[d], alloc[d], solve_options, pure=False) for d in todo}
-            results = {d: f.result() for d, f in futs.items()}
+        results = _solve_districts(client, problems, alloc, todo, solve_options)
     finally:
         if close is not None:
             close()
+    return curves, alloc, results, t_curves
 
+
+def _district_curves(
+    client: Any, tasks: Mapping[str, Mapping[str, Any]], k: int, exact: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Each district's problem (on Dask: futures, so it stays on its worker) and its curve."""
+    if client is None:
+        problems: dict[str, Any] = {d: _build_district(t) for d, t in tasks.items()}
+        return problems, {d: _curve(p, k, exact) for d, p in problems.items()}
+    problems = {d: client.submit(_build_district, t, key=f"district-problem-{i}", pure=False)
+                for i, (d, t) in enumerate(tasks.items())}  # fmt: skip
+    curve_futs = {d: client.submit(_curve, f, k, exact, pure=False) for d, f in problems.items()}
+    return problems, {d: f.result() for d, f in curve_futs.items()}
+
+
+def _allocate(
+    curves: Mapping[str, Mapping[str, Any]], names: list[str], k: int, split: str
+) -> dict[str, int]:
+    """``k_d`` per district: DP on the MILP optima (``"exact"``) or greedy on the greedy curves."""
+    if split == "exact":
+        _, js = _best_allocation([np.asarray(curves[d]["exact"], float) for d in names], k)
+        return dict(zip(names, js, strict=True))
+    room = {d: min(k, c["candidates"]) for d, c in curves.items()}
+    return _split_budget({d: c["gains"] for d, c in curves.items()}, room, k)
+
+
+def _solve_districts(
+    client: Any, problems: Mapping[str, Any], alloc: Mapping[str, int], todo: list[str],
+    solve_options: Mapping[str, Any],
+) -> dict[str, SitingResult]:  # fmt: skip
+    """The exact MCLP of every district in ``todo`` with its share of the budget."""
+    if client is None:
+        return {d: _solve(problems[d], alloc[d], solve_options) for d in todo}
+    futs = {d: client.submit(_solve, problems[d], alloc[d], solve_options, pure=False) for d in todo}
+    return {d: f.result() for d, f in futs.items()}
+
+
+def _upper_curves(
+    names: list[str], curves: Mapping[str, Mapping[str, Any]], alloc: Mapping[str, int],
+    results: Mapping[str, SitingResult],
+) -> list[np.ndarray]:  # fmt: skip
+    """``u_d(0..k)`` per district, with the MIP bound at ``k_d``, made non-increasing from the right."""
     upper = []
     for d in names:
         u = np.asarray(curves[d]["upper"], float).copy()
@@ -425,10 +509,24 @@ def solve_mclp_by_district(
         u = np.minimum.accumulate(u[::-1])[::-1]  # OPT_d never falls with j
         u = np.maximum(u, 0.0)
         upper.append(u)
+    return upper
+
+
+def _objective_bound_gap(
+    upper: list[np.ndarray], results: Mapping[str, SitingResult], k: int
+) -> tuple[float, float, float]:
+    """The decomposed objective, the global bound (never below it) and the relative gap."""
     objective = float(sum(r.objective for r in results.values()))
     bound = max(_best_allocation_value(upper, k), objective)
     gap = (bound - objective) / objective if objective > 0 else (0.0 if bound <= 0 else math.inf)
+    return objective, bound, gap
 
+
+def _district_tables(
+    names: list[str], curves: Mapping[str, Mapping[str, Any]], upper: list[np.ndarray],
+    alloc: Mapping[str, int], results: Mapping[str, SitingResult], k: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """The ``allocation`` table (one row per district) and the ``curves`` table (per district and j)."""
     alloc_rows: list[dict[str, Any]] = []
     curve_rows: list[dict[str, Any]] = []
     for d, u in zip(names, upper, strict=True):
@@ -443,29 +541,27 @@ def solve_mclp_by_district(
         })  # fmt: skip
         curve_rows.extend({DISTRICT: d, "j": j, "greedy": float(g[j]), "upper": float(u[j])}
                           for j in range(k + 1))  # fmt: skip
-    allocation = pd.DataFrame(alloc_rows)
-    before = float(sum(c["covered_before"] for c in curves.values()))
-    seconds = time.perf_counter() - t0
-    params = {
+    return pd.DataFrame(alloc_rows), pd.DataFrame(curve_rows)
+
+
+def _district_params(
+    kind: FacilityKind, k: int, names: list[str], district_column: str, *, network_candidates: bool,
+    spacing_m: float, scheduler: Any, solve_options: Mapping[str, Any], split: str, t_curves: float,
+    seconds: float, problem_options: Mapping[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """``DistrictSitingResult.params``: the kind, budget, districts, candidates, solver and timings."""
+    return {
         "model": "mclp by district", "kind": kind.name, "target_column": kind.target_column,
         "threshold_min": float(kind.threshold_min), "speed_kmh": kind.speed_kmh, "k": k,
         "districts": len(names), "district_column": district_column,
-        "candidates": "network" if candidates is None else "given",
-        "spacing_m": float(spacing_m) if candidates is None else None,
+        "candidates": "network" if network_candidates else "given",
+        "spacing_m": float(spacing_m) if network_candidates else None,
         "scheduler": scheduler if isinstance(scheduler, str) or scheduler is None else type(scheduler).__name__,
-        "time_limit_s": time_limit_s, "mip_gap": mip_gap, "seed": seed,
+        "time_limit_s": solve_options["time_limit_s"], "mip_gap": solve_options["mip_gap"],
+        "seed": solve_options["seed"],
         "bound_is": "decomposed problem (each site counts only its own district's cells)",
         "split": "greedy on greedy gain curves (exact for concave curves)" if split == "greedy"
         else "dynamic programme on per-district MILP optima",
         "curve_seconds": round(t_curves, 3), "seconds": round(seconds, 3),
         **{f"problem_{key}": v for key, v in problem_options.items()},
     }  # fmt: skip
-    logger.info("mclp by district: %d districts, k=%d, objective %.6g, bound %.6g, %.2f s",
-                len(names), k, objective, bound, seconds)  # fmt: skip
-    return DistrictSitingResult(
-        sites=_merge_sites(results), objective=objective, bound=float(bound), gap=float(gap),
-        status="optimal" if gap <= 1e-6 else "gap", k=k, allocation=allocation,
-        curves=pd.DataFrame(curve_rows), results=MappingProxyType(results), covered_before=before,
-        covered_after=before + objective, total=float(sum(c["total"] for c in curves.values())),
-        outside_population=outside_pop, params=MappingProxyType(params),
-    )  # fmt: skip
