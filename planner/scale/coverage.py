@@ -677,7 +677,7 @@ def _streamed_job(
     pad = max_snap_m + 1.0
     b = store.bounds
     bounds = (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad)
-    fac_snap = _snap_on_store(store, population, facilities, cell_xy, fac_xy, max_snap_m, bounds, timings)
+    fac_snap = _snap_on_store(store, population, facilities, fac_xy, max_snap_m, bounds, timings)
     plan = plan_from_counts(DensityCounts(store.density), store.stretch, cell_xy, **plan_kw)
     members = _members(plan, len(cell_xy))
 
@@ -724,27 +724,18 @@ def _streamed_job(
 
 
 def _snap_on_store(
-    store: OsmStore, population: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, cell_xy: np.ndarray,
-    fac_xy: np.ndarray, max_snap_m: float, bounds: tuple[float, float, float, float],
-    timings: dict[str, float],
+    store: OsmStore, population: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, fac_xy: np.ndarray,
+    max_snap_m: float, bounds: tuple[float, float, float, float], timings: dict[str, float],
 ) -> Snapped:  # fmt: skip
-    """The facilities' snapping on the whole store, refusing cells that all lie off the streets.
-
-    Facilities (for the table and the check in every task) and a sample of cells (to catch a
-    wrong CRS or swapped coordinates before any tile runs) are snapped in one pass over the nodes.
-    """
+    """The facilities' snapping on the whole store (for the table and the check in every task);
+    cells beyond the streets' extent are refused before any tile runs (a wrong CRS, swapped axes)."""
     t0 = time.perf_counter()
-    rng = np.random.default_rng(0)
-    sample = np.sort(rng.choice(len(cell_xy), size=min(len(cell_xy), 2000), replace=False))
-    both = store.snap(np.vstack([fac_xy.reshape(-1, 2), cell_xy[sample]]), max_snap_m=max_snap_m)
-    k = len(fac_xy)
-    fac_snap = Snapped(facilities.index, both.node[:k], both.access_m[:k], both.ok[:k], both.fragment[:k],
-                       both.max_snap_m)  # fmt: skip
-    probe = Snapped(population.index[sample], both.node[k:], both.access_m[k:], both.ok[k:],
-                    both.fragment[k:], both.max_snap_m)  # fmt: skip
-    if not probe.ok.any():  # perhaps swapped or in another CRS: refuse if no cell is even in the area
-        check_in_area(population, store.crs, bounds, what="population cells", any_inside=True)
-    if k:
+    fac_snap = store.snap(fac_xy.reshape(-1, 2), max_snap_m=max_snap_m)
+    fac_snap = Snapped(facilities.index, fac_snap.node, fac_snap.access_m, fac_snap.ok, fac_snap.fragment,
+                       fac_snap.max_snap_m)  # fmt: skip
+    # every cell within the streets' extent, as compute_coverage requires (no snapping needed to tell)
+    check_in_area(population, store.crs, bounds, what="population cells")
+    if len(fac_xy):
         report_snap(facilities, fac_snap, "facilities", store, bounds)
     timings["snap_facilities_s"] = round(time.perf_counter() - t0, 3)
     return fac_snap
