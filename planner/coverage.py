@@ -26,6 +26,7 @@ from planner.kinds import (
     DEFAULT_THRESHOLDS_MIN,
     DISTRICT,
     KIND,
+    MAX_MINUTES,
     NO_DISTRICT,
     POPULATION,
     FacilityKind,
@@ -104,7 +105,9 @@ class Coverage:
         -------
         pandas.DataFrame
             Columns ``kind, minutes, target_column, covered, total, share,
-            covered_straight, share_straight, facilities, speed_kmh, reach_m, target_source``
+            covered_straight, share_straight, facilities`` (those that joined the network),
+            ``facilities_left_out`` (farther than the snap limit from every street; whole area
+            only), ``speed_kmh, reach_m, target_source``
             (and ``by`` first when given). Shares are 0..1; people are counts.
         """
         if by is not None:
@@ -112,7 +115,9 @@ class Coverage:
         rows = []
         for name, kind in self.kinds.items():
             w = self._weights(name)
-            n_fac = int((self.facilities[KIND] == name).sum()) if len(self.facilities) else 0
+            of_kind = (self.facilities[KIND] == name).to_numpy() if len(self.facilities) else np.zeros(0, bool)
+            usable = _usable(self.facilities)
+            n_fac, n_out = int((of_kind & usable).sum()), int((of_kind & ~usable).sum())
             groups = [(None, w.index)] if by is None else self._groups(by)
             for t in self.thresholds_min:
                 net_ok = self.minutes[name] <= t
@@ -133,6 +138,7 @@ class Coverage:
                         "facilities": n_fac
                         if key is None or by is None
                         else _count_in(self.facilities, name, by, key),
+                        "facilities_left_out": n_out if key is None else None,
                         "speed_kmh": kind.speed_kmh,
                         "reach_m": kind.reach_m(t),
                         "target_source": self.population.attrs.get("age_source", "grid columns")
@@ -377,10 +383,13 @@ def check_options(
         msg = "kinds is empty; give at least one FacilityKind."
         raise ValueError(msg)
     thresholds = tuple(sorted({float(t) for t in thresholds_min}))
-    if not thresholds or min(thresholds) <= 0:
-        msg = f"thresholds_min must be positive minutes; got {tuple(thresholds_min)!r}."
+    if not thresholds or not all(0 < t <= MAX_MINUTES for t in thresholds):  # NaN fails too
+        msg = f"thresholds_min must be positive minutes, at most {MAX_MINUTES:g}; got {tuple(thresholds_min)!r}."
         raise ValueError(msg)
     limit_min = float(max_minutes) if max_minutes is not None else max(thresholds)
+    if not limit_min <= MAX_MINUTES:
+        msg = f"max_minutes must be at most {MAX_MINUTES:g} (a {MAX_MINUTES / 60:g}-hour walk); got {max_minutes!r}."
+        raise ValueError(msg)
     if limit_min < max(thresholds):
         msg = f"max_minutes ({limit_min}) is below the largest threshold ({max(thresholds)})."
         raise ValueError(msg)
@@ -504,11 +513,18 @@ def report_snap(
         )  # fmt: skip
 
 
+def _usable(facilities: gpd.GeoDataFrame) -> np.ndarray:
+    """Facilities that joined the network (those farther than the snap limit serve nobody)."""
+    if "snap_ok" in facilities.columns:
+        return facilities["snap_ok"].to_numpy(bool)
+    return np.ones(len(facilities), bool)
+
+
 def _count_in(facilities: gpd.GeoDataFrame, kind: str, by: str, key: Any) -> Any:
-    """Facilities of ``kind`` in group ``key`` (None when facilities carry no ``by`` column)."""
+    """Usable facilities of ``kind`` in group ``key`` (None when facilities carry no ``by`` column)."""
     if by not in facilities.columns:
         return None
-    return int(((facilities[KIND] == kind) & (facilities[by] == key)).sum())
+    return int((((facilities[KIND] == kind) & (facilities[by] == key)).to_numpy() & _usable(facilities)).sum())
 
 
 def join_districts(population: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

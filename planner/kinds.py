@@ -29,6 +29,8 @@ ALL = "(all)"
 
 # Defaults used by several modules, defined once.
 DEFAULT_THRESHOLDS_MIN = (5.0, 10.0, 15.0)
+#: Longest walk planner searches, in minutes: beyond it "coverage" means nothing for walking.
+MAX_MINUTES = 240.0
 #: Farthest a cell, facility or candidate may be from a usable street, in metres.
 DEFAULT_MAX_SNAP_M = 300.0
 #: Longest network piece after splitting, in metres (snapping error is at most half of it).
@@ -81,7 +83,7 @@ class FacilityKind:
         if not self.target_column or not isinstance(self.target_column, str):
             msg = f"FacilityKind {self.name!r}: target_column must be a non-empty string."
             raise ValueError(msg)
-        check_in_range(self.threshold_min, f"{self.name}.threshold_min", 0.1, 240)
+        check_in_range(self.threshold_min, f"{self.name}.threshold_min", 0.1, MAX_MINUTES)
         check_in_range(self.speed_kmh, f"{self.name}.speed_kmh", 0.5, 30)
 
     def reach_m(self, minutes: float | None = None) -> float:

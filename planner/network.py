@@ -21,6 +21,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
+from planner._validate import check_metric_crs
 from planner.errors import InputError, NetworkError
 from planner.io.osm import (
     check_osm_path,
@@ -200,9 +201,7 @@ class WalkNetwork:
         WalkNetwork
         """
         crs = pyproj.CRS.from_user_input(crs)
-        if not crs.is_projected:
-            msg = f"WalkNetwork needs a metric CRS; got {crs.to_string()}."
-            raise InputError(msg)
+        check_metric_crs(crs, "WalkNetwork")
         xy = np.asarray(node_xy, dtype=float).reshape(-1, 2)
         u = np.asarray(u, dtype=np.int64)
         v = np.asarray(v, dtype=np.int64)

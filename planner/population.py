@@ -12,7 +12,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner._validate import check_columns, check_numeric_nonnegative, check_projected_crs, row_list
+from planner._validate import (
+    check_columns,
+    check_numeric_nonnegative,
+    check_projected_crs,
+    metric_crs_problem,
+    row_list,
+)
 from planner.errors import InputError
 from planner.kinds import AGE_0_3, AGE_0_17, AGE_60_PLUS, POPULATION
 
@@ -78,8 +84,7 @@ def spread_population(
     if len(targets) == 0:
         msg = "targets (buildings or cells) are empty."
         raise InputError(msg)
-    metric = targets.crs if targets.crs.is_projected else targets.estimate_utm_crs()
-    check_projected_crs(metric, "targets")
+    metric = targets.crs if metric_crs_problem(targets.crs) is None else targets.estimate_utm_crs()
     # positional indexes: the spatial join names its column after the index (geopandas 1.x)
     t = targets.to_crs(metric).reset_index(drop=True)
     u = units.to_crs(metric).reset_index(drop=True)

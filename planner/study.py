@@ -23,6 +23,7 @@ from typing import Any
 import geopandas as gpd
 import pyproj
 
+from planner._validate import metric_crs_problem
 from planner.errors import InputError
 from planner.io.boundaries import read_boundary, read_districts
 from planner.io.facilities import read_facilities
@@ -34,6 +35,7 @@ from planner.kinds import (
     DEFAULT_SPACING_M,
     DEFAULT_THRESHOLDS_MIN,
     KIND,
+    MAX_MINUTES,
     FacilityKind,
     kind_from_dict,
 )
@@ -221,8 +223,8 @@ class StudyArea:
             msg = "a study needs at least one facility kind."
             raise ValueError(msg)
         thresholds = tuple(float(t) for t in self.thresholds_min)
-        if not thresholds or not all(0 < t < float("inf") for t in thresholds):
-            msg = f"thresholds_min must be positive minutes; got {self.thresholds_min!r}."
+        if not thresholds or not all(0 < t <= MAX_MINUTES for t in thresholds):
+            msg = f"thresholds_min must be minutes in (0, {MAX_MINUTES:g}]; got {self.thresholds_min!r}."
             raise ValueError(msg)
         _check_positive(self, "max_snap_m")
         _check_positive(self, "max_edge_m", optional=True)
@@ -500,8 +502,9 @@ class _StudyFile:
         except pyproj.exceptions.CRSError as exc:
             msg = f"{self.cfg['crs']!r} is not a CRS ({exc})."
             raise self.error(msg, table=None, key="crs") from exc
-        if not crs.is_projected:
-            msg = f"must be metric (projected); {crs.to_string()} is not."
+        problem = metric_crs_problem(crs)
+        if problem:
+            msg = f"must be a local metric CRS (e.g. the UTM zone, EPSG:32628); {problem}."
             raise self.error(msg, table=None, key="crs")
         return crs
 

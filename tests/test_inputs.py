@@ -28,14 +28,43 @@ def test_merge_needs_similar_names_and_distance():
         {
             "kind": ["n", "n", "n", "n"],
             "name": ["Escuela Infantil Bambi", "Bambi", "Guardería Sol", "Escuela Infantil Bambi"],
-            "capacity": [10.0, 30.0, np.nan, np.nan],
+            "capacity": [np.nan, 30.0, np.nan, np.nan],
         },
         geometry=gpd.points_from_xy([0, 20, 10, 500], [0, 0, 0, 0]),
         crs="EPSG:32628",
     )
     out = pl.merge_duplicate_facilities(pts, within_m=60)
     assert len(out) == 3  # Bambi twice nearby merged; far twin and other name kept
-    assert out["capacity"].iloc[0] == 30.0
+    assert out["capacity"].iloc[0] == 30.0  # the one known capacity
+    assert out["merged_ids"].iloc[0] == "1"
+
+
+def test_same_name_with_different_capacities_is_two_places(caplog):
+    """Two "Escuela Infantil Municipal" of 60 and 40 places 30 m apart are two nurseries, not one of 60."""
+    pts = gpd.GeoDataFrame(
+        {"kind": ["n", "n", "n"], "name": ["Escuela Infantil Municipal"] * 3, "capacity": [60.0, 40.0, 60.0]},
+        geometry=gpd.points_from_xy([0, 30, 45], [0, 0, 0]),
+        crs="EPSG:32628",
+    )
+    with caplog.at_level("WARNING"):
+        out = pl.merge_duplicate_facilities(pts, within_m=60)
+    assert out["capacity"].tolist() == [60.0, 40.0]  # 0 and 2 agree (60): one place; 1 stays
+    assert out["capacity"].sum() == 100.0
+    assert "merged 2 facility rows into 1 place" in caplog.text
+
+
+def test_merging_is_bounded_in_memory_and_refuses_a_flood(tmp_path):
+    """10^5 points in one spot: refused quickly with a clear message, never 10^10 pairs."""
+    n = 100_000
+    pts = gpd.GeoDataFrame({"kind": ["n"] * n, "name": ["X"] * n, "capacity": np.nan},
+                           geometry=gpd.points_from_xy(np.zeros(n), np.zeros(n)), crs="EPSG:32628")  # fmt: skip
+    with pytest.raises(pl.InputError, match=r"100,000 points in one 100 m square"):
+        pl.merge_duplicate_facilities(pts, within_m=60)
+    # 1,000 in a square is still a facility list: merged with at most 16 neighbours each
+    m = 1_000
+    few = gpd.GeoDataFrame({"kind": ["n"] * m, "name": ["X"] * m, "capacity": np.nan},
+                           geometry=gpd.points_from_xy(np.arange(m) * 0.05, np.zeros(m)), crs="EPSG:32628")  # fmt: skip
+    assert len(pl.merge_duplicate_facilities(few, within_m=60)) == 1
 
 
 def test_csv_facilities(tmp_path):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import PlannerError
+from planner.kinds import MAX_MINUTES
 from planner.study import StudyArea
 
 logger = logging.getLogger("planner")
@@ -22,8 +23,8 @@ def floats(text: str) -> tuple[float, ...]:
     except ValueError:
         msg = f"expected comma-separated numbers like 5,10,15; got {text!r}"
         raise argparse.ArgumentTypeError(msg) from None
-    if not values or not all(0 < v < float("inf") for v in values):
-        msg = f"expected positive numbers; got {text!r}"
+    if not values or not all(0 < v <= MAX_MINUTES for v in values):
+        msg = f"expected minutes in (0, {MAX_MINUTES:g}]; got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return values
 
@@ -98,10 +99,13 @@ def add_study_arguments(p: argparse.ArgumentParser, *, study_required: bool = Fa
     p.add_argument("--age-shares", type=shares, help="e.g. age_60_plus=0.25,age_0_3=0.03,age_0_17=0.16")
     p.add_argument("--max-snap-m", type=positive, help="farthest a point may be from a street (m)")
     p.add_argument("--assume-crs", help="CRS for input files that declare none, e.g. EPSG:4326")
+    datums = "wgs84, cgcs2000, gcj02 (Amap/Tencent), bd09 (Baidu) or an EPSG code"
+    p.add_argument("--facilities-coord-system", help=f"datum of the facilities' coordinates: {datums}")
+    p.add_argument("--population-coord-system", help=f"datum of a lon/lat population table: {datums}")
     p.add_argument(
         "--coord-system",
-        help="datum of facility (and lon/lat population table) coordinates: "
-        "wgs84, cgcs2000, gcj02 (Amap/Tencent), bd09 (Baidu) or an EPSG code",
+        dest="facilities_coord_system",
+        help="the same as --facilities-coord-system (a datum belongs to one layer, never to all)",
     )
     p.add_argument(
         "--encoding",
@@ -169,15 +173,11 @@ def _reader_options(
         fac["kind_column"] = args.kind_column
     if getattr(args, "assume_crs", None):
         fac["assume_crs"] = pop["assume_crs"] = args.assume_crs
-    if getattr(args, "coord_system", None):
-        fac["coord_system"] = args.coord_system
-        # a projected grid has its own CRS; the datum applies to lon/lat tables only
-        if Path(changes.get("population_path", study.population_path)).suffix.lower() in (
-            ".csv",
-            ".txt",
-            ".xlsx",
-        ):
-            pop["coord_system"] = args.coord_system
+    # the datum belongs to each layer: never implied from one layer to another
+    if getattr(args, "facilities_coord_system", None):
+        fac["coord_system"] = args.facilities_coord_system
+    if getattr(args, "population_coord_system", None):
+        pop["coord_system"] = args.population_coord_system
     if getattr(args, "encoding", None):
         fac["encoding"] = pop["encoding"] = args.encoding
     if getattr(args, "lon_col", None):

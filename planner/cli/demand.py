@@ -8,6 +8,7 @@ from typing import Any
 
 import geopandas as gpd
 
+from planner._validate import metric_crs_problem
 from planner.cli.common import echo, positive, shares
 from planner.errors import PlannerError
 from planner.io.boundaries import read_boundary
@@ -72,7 +73,7 @@ def run_demand_command(args: argparse.Namespace) -> int:
             spread_shares[col] = f"_share_{col}"
     spread = spread_population(units, targets, total_column=args.total_column, unit_column=args.unit_column,
                                weight_column=args.weight_column, shares=spread_shares or None)  # fmt: skip
-    metric = spread.crs if spread.crs.is_projected else spread.estimate_utm_crs()
+    metric = spread.crs if metric_crs_problem(spread.crs) is None else spread.estimate_utm_crs()
     grid = grid_from_points(gpd.GeoDataFrame(spread, crs=spread.crs).to_crs(metric), cell_m=args.cell_m)
     path = write_layer(grid.reset_index(), args.out, layer="population")
     echo(args, f"spread {spread['population'].sum():,.0f} people of {len(units)} units over "

@@ -403,3 +403,34 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, coord_system: str) -> tuple[np.ndar
         mean_m,
     )
     return lon_out, lat_out
+
+
+# the datum a file's coordinates may really be in, and how to read them as each from WGS-84 positions
+_FROM_WGS84: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "gcj02": wgs84_to_gcj02,
+    "bd09": wgs84_to_bd09,
+}
+
+
+def datum_readings(lon: ArrayLike, lat: ArrayLike, declared: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """WGS-84 positions of points read as in each datum, given their reading as ``declared``.
+
+    The raw numbers of the file are recovered from the declared reading, then read as WGS-84,
+    GCJ-02 and BD-09 in turn; a caller snaps each reading and compares (see
+    :func:`planner.pipeline.datum_hint`).
+
+    Parameters
+    ----------
+    lon, lat
+        The points as read (already in WGS-84 by the ``declared`` datum).
+    declared
+        ``"wgs84"`` (or ``"cgcs2000"``, the same here), ``"gcj02"`` or ``"bd09"``.
+
+    Returns
+    -------
+    dict
+        Datum → (lon, lat) in WGS-84.
+    """
+    lon_a, lat_a = _as_float(lon, lat)
+    raw = (lon_a, lat_a) if declared in ("wgs84", "cgcs2000") else _FROM_WGS84[declared](lon_a, lat_a)
+    return {"wgs84": raw, "gcj02": gcj02_to_wgs84(*raw), "bd09": bd09_to_wgs84(*raw)}

@@ -15,7 +15,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from planner._validate import check_columns, check_unique_index, row_list
+from planner._validate import check_columns, check_unique_index, metric_crs_problem, row_list
 from planner.errors import InputError
 from planner.io.files import NAME_ALIASES, PathLike, pick_column, read_any
 from planner.kinds import CAPACITY, DEFAULT_MERGE_WITHIN_M, FACILITY_ID, KIND, NAME
@@ -187,12 +187,24 @@ def _same_name(a: str, b: str) -> bool:
     return len(ta & tb) / min(len(ta), len(tb)) >= 0.6
 
 
+#: Each facility is compared with at most this many others within the merge distance, so
+#: memory stays bounded (n × this) however dense the points are.
+MAX_NEIGHBOURS = 16
+#: More facility points than this in one 100 m square is a generated or broken file.
+MAX_PER_SQUARE = 1000
+
+
 def merge_duplicate_facilities(
     facilities: gpd.GeoDataFrame, *, within_m: float = DEFAULT_MERGE_WITHIN_M
 ) -> gpd.GeoDataFrame:
-    """Merge rows of one kind with matching names within ``within_m`` metres.
+    """Merge rows that are one place mapped several times (an OSM node, way and relation).
 
-    The first row of each group is kept; its capacity is the group's largest known one.
+    Rows merge when they are of one kind, their names match (ignoring case, accents and small
+    words), they lie within ``within_m`` metres, and their capacities agree (equal, or known
+    for one row only): two facilities of the same name with different capacities are two
+    places and stay apart. The first row of each group stays, takes the group's known capacity
+    and lists the other rows in a ``merged_ids`` column; a warning counts the merges. Each row is
+    compared with its 16 nearest neighbours within ``within_m``, so memory stays bounded.
 
     Parameters
     ----------
@@ -204,35 +216,82 @@ def merge_duplicate_facilities(
     Returns
     -------
     geopandas.GeoDataFrame
-        The facilities, each place once.
+        The facilities, each place once, with ``merged_ids`` ("" where nothing merged).
     """
     if len(facilities) < 2:
-        return facilities
-    metric = facilities if facilities.crs.is_projected else facilities.to_crs(facilities.estimate_utm_crs())
+        return facilities.assign(merged_ids="")
+    metric = (
+        facilities
+        if metric_crs_problem(facilities.crs) is None
+        else facilities.to_crs(facilities.estimate_utm_crs())
+    )
     xy = shapely.get_coordinates(metric.geometry.to_numpy())
-    parent = np.arange(len(facilities))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return int(i)
-
-    kinds = facilities[KIND].to_numpy()
-    names = facilities[NAME].to_numpy()
-    for i, j in sorted(cKDTree(xy).query_pairs(within_m)):
-        if kinds[i] == kinds[j] and _same_name(names[i], names[j]):
-            ri, rj = find(i), find(j)
-            parent[max(ri, rj)] = min(ri, rj)  # the first row of a group stays its root
-    roots = np.array([find(i) for i in range(len(facilities))])
-    if (roots == np.arange(len(facilities))).all():
-        return facilities
-    out = facilities.copy()
-    for root in np.unique(roots):
-        members = np.flatnonzero(roots == root)
-        if len(members) > 1:
-            ids = list(facilities.index[members])
-            out.iloc[root, out.columns.get_loc(CAPACITY)] = facilities[CAPACITY].iloc[members].max()
-            logger.info("merged %d facility rows within %g m into %s (%r): %s",
-                        len(members), within_m, ids[0], names[root], ids[1:])  # fmt: skip
+    check_density(xy, facilities)
+    roots = _merge_groups(facilities, xy, within_m)
+    out = facilities.assign(merged_ids="")
+    groups = pd.Series(np.arange(len(roots))).groupby(roots).indices
+    merged = {root: members for root, members in groups.items() if len(members) > 1}
+    if not merged:
+        return out
+    cap_col = out.columns.get_loc(CAPACITY)
+    ids_col = out.columns.get_loc("merged_ids")
+    for root, members in merged.items():
+        out.iloc[root, cap_col] = facilities[CAPACITY].iloc[members].max()  # the one known value
+        out.iloc[root, ids_col] = ";".join(str(i) for i in facilities.index[members[1:]])
+    rows = sum(len(m) for m in merged.values())
+    examples = "; ".join(f"{facilities[NAME].iloc[r]!r} ×{len(m)}" for r, m in list(merged.items())[:3])
+    places = f"{len(merged)} place" + ("s" if len(merged) > 1 else "")
+    logger.warning(
+        "facilities %s: merged %d facility rows into %s (same kind and name within %g m, capacities agree; "
+        "see the merged_ids column): %s", facilities.attrs.get("source", ""), rows, places, within_m, examples,
+    )  # fmt: skip
     return out.iloc[np.unique(roots)]
+
+
+def _merge_groups(facilities: gpd.GeoDataFrame, xy: np.ndarray, within_m: float) -> np.ndarray:
+    """The root row of each row's group (union-find over matching neighbour pairs, in row order)."""
+    n = len(xy)
+    k = min(n, MAX_NEIGHBOURS + 1)
+    dist, idx = cKDTree(xy).query(xy, k=k, distance_upper_bound=within_m)
+    i = np.repeat(np.arange(n), k).reshape(n, k)
+    near = (idx < n) & (idx != i) & np.isfinite(dist)
+    a, b = np.minimum(i[near], idx[near]), np.maximum(i[near], idx[near])
+    pairs = np.unique(np.column_stack([a, b]), axis=0) if len(a) else np.zeros((0, 2), int)
+    kinds, names = facilities[KIND].to_numpy(), facilities[NAME].to_numpy()
+    cap = facilities[CAPACITY].to_numpy(float)
+    parent = np.arange(n)
+    group_cap = cap.copy()  # the known capacity of each root's group (NaN: none known)
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return int(x)
+
+    for x, y in pairs:
+        if kinds[x] != kinds[y] or not _same_name(names[x], names[y]):
+            continue
+        rx, ry = find(x), find(y)
+        cx, cy = group_cap[rx], group_cap[ry]
+        if rx == ry or (cx == cx and cy == cy and cx != cy):  # NaN != NaN: one side unknown is fine
+            continue
+        root, other = min(rx, ry), max(rx, ry)  # the first row of a group stays its root
+        parent[other] = root
+        group_cap[root] = cx if cx == cx else cy
+    return np.array([find(x) for x in range(n)])
+
+
+def check_density(xy: np.ndarray, facilities: gpd.GeoDataFrame, *, square_m: float = 100.0) -> None:
+    """Refuse more than :data:`MAX_PER_SQUARE` facility points in one 100 m square (a broken file)."""
+    finite = np.isfinite(xy).all(axis=1)
+    if finite.sum() <= MAX_PER_SQUARE:
+        return
+    keys, counts = np.unique(np.floor(xy[finite] / square_m).astype(np.int64), axis=0, return_counts=True)
+    if counts.max() > MAX_PER_SQUARE:
+        where = (keys[counts.argmax()] + 0.5) * square_m
+        msg = (
+            f"facilities ({facilities.attrs.get('source', '')}): {counts.max():,} points in one {square_m:g} m "
+            f"square (around x={where[0]:.0f}, y={where[1]:.0f}); more than {MAX_PER_SQUARE:,} is not a facility "
+            "list but a generated or broken file. Check it."
+        )
+        raise InputError(msg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 import re
@@ -212,7 +213,12 @@ def _looks_mojibake(text: str) -> bool:
     or as GBK (to Chinese). Runs of non-ASCII characters are then at least two long (one
     Chinese character is 2-3 bytes), so accented words such as "Sánchez" never match.
 
+    UTF-8 bytes read as GBK give Chinese characters that re-encode as GBK into valid UTF-8 of
+    other Chinese text ("阳光托育" → "闃冲厜鎵樿偛").
+
     >>> _looks_mojibake("托育园".encode("gbk").decode("latin-1")), _looks_mojibake("Guardería Sánchez")
+    (True, False)
+    >>> _looks_mojibake("阳光托育".encode("utf-8").decode("gbk")), _looks_mojibake("阳光托育")
     (True, False)
     """
     if "\ufffd" in text:
@@ -220,6 +226,8 @@ def _looks_mojibake(text: str) -> bool:
     runs = re.findall(r"[^\x00-\x7f]+", text)
     if not runs or min(len(r) for r in runs) < 2:
         return False
+    if _utf8_read_as_gbk(text):
+        return True
     for wrong in ("latin-1", "cp1252"):
         try:
             raw = text.encode(wrong)
@@ -237,6 +245,15 @@ def _looks_mojibake(text: str) -> bool:
         if all(len(r) % 2 == 0 for r in runs) and any("\u4e00" <= c <= "\u9fff" for c in fixed):
             return True
     return False
+
+
+def _utf8_read_as_gbk(text: str) -> bool:
+    """True when ``text``'s GBK bytes are valid UTF-8 spelling other Chinese characters."""
+    try:
+        fixed = text.encode("gbk").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return False
+    return fixed != text and sum("\u4e00" <= c <= "\u9fff" for c in fixed) >= 2
 
 
 def _warn_mojibake(gdf: gpd.GeoDataFrame, what: str, path: Path) -> None:
@@ -261,9 +278,33 @@ def _warn_mojibake(gdf: gpd.GeoDataFrame, what: str, path: Path) -> None:
             warnings.warn(msg, UserWarning, stacklevel=4)
 
 
+_GBK_CODECS = frozenset({"gbk", "gb2312", "gb18030", "cp936"})
+
+
+def _is_utf8_text(raw: bytes) -> bool:
+    """Valid UTF-8 with non-ASCII characters: GBK text almost never is."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return False
+    return any(ord(c) > 127 for c in text)
+
+
 def _decode_table(path: Path, what: str, encoding: str | None) -> tuple[str, str]:
     """Text of a CSV and the encoding used: the given one, else UTF-8, else GBK (GB18030)."""
     raw = path.read_bytes()
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            msg = f"{what} file {path}: unknown encoding {encoding!r}; use e.g. 'utf-8' or 'gbk'."
+            raise InputError(msg) from exc
+    if encoding and codecs.lookup(encoding).name in _GBK_CODECS and _is_utf8_text(raw):
+        msg = (
+            f"{what} file {path} is UTF-8 (its Chinese text is valid UTF-8); read as {encoding} it would "
+            "turn into mojibake. Leave the encoding out (or give 'utf-8')."
+        )
+        raise InputError(msg)
     if encoding:
         try:
             return raw.decode(encoding), encoding

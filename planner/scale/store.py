@@ -33,7 +33,8 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from planner.errors import InputError, NetworkError
+from planner._validate import check_metric_crs
+from planner.errors import NetworkError
 from planner.io.datums import haversine_m
 from planner.io.osm import check_osm_path, check_segments, file_digest, iter_osm, project_xy, utm_crs
 from planner.kinds import DEFAULT_MAX_EDGE_M
@@ -489,9 +490,7 @@ def prepare_osm(
         return old
     scan = _scan(path, max_edge_m=max_edge_m, min_component_share=min_component_share)
     target = pyproj.CRS.from_user_input(crs) if crs is not None else utm_crs(scan.lonlat)
-    if not target.is_projected:
-        msg = f"the network needs a metric CRS; got {target.to_string()}."
-        raise InputError(msg)
+    check_metric_crs(target, "the network")
     xy = project_xy(scan.lonlat, target)
     pa, pb, length = scan.seg_a, scan.seg_b, scan.length_m
     # stretch, as scale.network_stretch over the whole network (split pieces share their
