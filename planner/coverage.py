@@ -115,7 +115,9 @@ class Coverage:
         rows = []
         for name, kind in self.kinds.items():
             w = self._weights(name)
-            of_kind = (self.facilities[KIND] == name).to_numpy() if len(self.facilities) else np.zeros(0, bool)
+            of_kind = (
+                (self.facilities[KIND] == name).to_numpy() if len(self.facilities) else np.zeros(0, bool)
+            )
             usable = _usable(self.facilities)
             n_fac, n_out = int((of_kind & usable).sum()), int((of_kind & ~usable).sum())
             groups = [(None, w.index)] if by is None else self._groups(by)
@@ -524,7 +526,9 @@ def _count_in(facilities: gpd.GeoDataFrame, kind: str, by: str, key: Any) -> Any
     """Usable facilities of ``kind`` in group ``key`` (None when facilities carry no ``by`` column)."""
     if by not in facilities.columns:
         return None
-    return int((((facilities[KIND] == kind) & (facilities[by] == key)).to_numpy() & _usable(facilities)).sum())
+    return int(
+        (((facilities[KIND] == kind) & (facilities[by] == key)).to_numpy() & _usable(facilities)).sum()
+    )
 
 
 def join_districts(population: gpd.GeoDataFrame, districts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -373,6 +373,23 @@ _COVERAGE_KEYS = {"thresholds_min", "max_snap_m"}
 _AGE_KEYS = {"source", "census", "code"}
 
 
+# what a TOML value must be for each type named in a reader's annotation ("Any" and others: anything)
+_FITS: dict[str, Callable[[Any], bool]] = {
+    "str": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "Mapping": lambda v: isinstance(v, dict),
+}
+
+
+def _fits(value: Any, annotation: str) -> bool:
+    """Whether a TOML value fits a reader's annotation such as ``"float | None"`` or ``"Mapping[str, str] | None"``."""
+    names = [part.strip().split("[")[0] for part in annotation.split("|")]
+    checks = [_FITS[n] for n in names if n in _FITS]
+    return not checks or len(checks) < len([n for n in names if n != "None"]) or any(c(value) for c in checks)
+
+
 def _reader_keys(reader: Callable[..., Any]) -> set[str]:
     """Keyword options a reader takes (its signature is the schema of its study table)."""
     return {p for p in inspect.signature(reader).parameters if p != "path"}
@@ -424,6 +441,18 @@ class _StudyFile:
                 msg = f"unknown key{hint}; allowed: {sorted(allowed)}."
                 raise self.error(msg, table=table, key=key)
 
+    def check_reader_values(self, table: str, values: Mapping[str, Any], reader: Callable[..., Any]) -> None:
+        """Each reader option of the table has a value of the type the reader's signature names."""
+        params = inspect.signature(reader).parameters
+        for key, value in values.items():
+            if key in params and not _fits(value, str(params[key].annotation)):
+                msg = f"must be {params[key].annotation}; got {value!r} ({type(value).__name__})."
+                raise self.error(msg, table=table, key=key)
+        for key in ("source", "licence"):
+            if key in values and not isinstance(values[key], str):
+                msg = f"must be text; got {values[key]!r}."
+                raise self.error(msg, table=table, key=key)
+
     def table(self, name: str, *, required: bool = False) -> dict[str, Any]:
         value = self.cfg.get(name, {})
         if not isinstance(value, dict):
@@ -457,8 +486,11 @@ class _StudyFile:
         shares_cfg = pop.pop("age_shares", {})
         self.check_keys("population", pop, _reader_keys(read_population) | set(_LAYER_META))
         self.check_keys("facilities", fac, _reader_keys(read_facilities) | set(_LAYER_META))
+        self.check_reader_values("population", pop, read_population)
+        self.check_reader_values("facilities", fac, read_facilities)
         districts, boundary = self.table("districts"), self.table("boundary")
         self.check_keys("districts", districts, _reader_keys(read_districts) | set(_LAYER_META))
+        self.check_reader_values("districts", districts, read_districts)
         self.check_keys("boundary", boundary, set(_LAYER_META))
         age_shares, age_source = self.age_shares(shares_cfg)
         values: dict[str, Any] = {
@@ -480,7 +512,7 @@ class _StudyFile:
             "districts_options": {k: v for k, v in districts.items() if k not in _LAYER_META},
             "age_shares": age_shares,
             "age_source": age_source,
-            "cache_dir": self.file(cfg["cache_dir"], "", "cache_dir") if "cache_dir" in cfg else None,
+            "cache_dir": self.cache_dir(),
             "siting": self.settings("siting", SitingSettings, paths=("candidates",)),
             "targets": self.settings("targets", TargetSettings, paths=("path",)),
             "map": self.settings("map", MapSettings) or MapSettings(),
@@ -493,6 +525,19 @@ class _StudyFile:
         except (TypeError, ValueError) as exc:
             msg = f"study file {self.path}: {exc}"
             raise InputError(msg) from exc
+
+    def cache_dir(self) -> Path | None:
+        """The network cache folder: inside the study's folder (a study file cannot write elsewhere)."""
+        if "cache_dir" not in self.cfg:
+            return None
+        folder = self.file(self.cfg["cache_dir"], "", "cache_dir")
+        if not folder.is_relative_to(self.base.resolve()):
+            msg = (
+                f"{self.cfg['cache_dir']!r} leads outside the study's folder; keep the cache in it, or give "
+                "--cache-dir (or $PLANNER_CACHE_DIR) on the command line."
+            )
+            raise self.error(msg, table=None, key="cache_dir")
+        return folder
 
     def crs(self) -> pyproj.CRS | None:
         if "crs" not in self.cfg:

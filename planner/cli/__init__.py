@@ -62,8 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlannerError as exc:
         print(f"planner: error: {exc}", file=sys.stderr)
         return 2
-    except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-        print(f"planner: error: cannot write or read {exc.filename}: {exc.strerror}", file=sys.stderr)
+    except OSError as exc:  # permissions, a full disk, a missing folder: the machine, not planner
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"planner: error: cannot write or read{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(
+            "planner: error: out of memory; use a smaller area, or tiles (planner run --tiles 5000)",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("planner: interrupted", file=sys.stderr)

@@ -8,6 +8,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -93,6 +94,11 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: s
     return path
 
 
+# TOML basic strings: backslash and quote escaped, every control character as an escape
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
+_TOML_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f]')
+
+
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -105,8 +111,11 @@ def _toml_value(v: Any) -> str:
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if v is None:
         return '""'
-    s = str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{s}"'
+    return (
+        '"'
+        + _TOML_ESCAPE.sub(lambda m: _TOML_ESCAPES.get(m.group(0)) or f"\\u{ord(m.group(0)):04X}", str(v))
+        + '"'
+    )
 
 
 def to_toml(data: Mapping[str, Any]) -> str:
@@ -289,6 +298,9 @@ class RunFolder:
         self.written.append(self.out / RUN_RECORD)
         old = None
         if self.out.exists():
+            logger.warning(
+                "replacing the earlier run in %s with this one (the folder is written whole)", self.out
+            )
             for name in self.keep:
                 if (self.out / name).exists():
                     os.replace(self.out / name, self.stage / name)

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from planner.errors import InputError
 from planner.scale.tiles import Tile
+
+#: How long to wait for a Dask scheduler given by address.
+CONNECT_TIMEOUT_S = 10.0
 
 
 def peak_rss_mb() -> float:
@@ -47,7 +51,14 @@ def dask_client(scheduler: Any, n_workers: int, memory_limit: str | None) -> tup
             cluster.close()
 
         return client, close
-    client = Client(str(scheduler))
+    try:
+        client = Client(str(scheduler), timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError) as exc:
+        msg = (
+            f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT_S:g} s ({exc}); check the "
+            "address, or use --scheduler local."
+        )
+        raise InputError(msg) from exc
     return client, client.close
 
 
