@@ -8,6 +8,7 @@ from planner.access import Access, compute_access, two_step_fca
 from planner.areas import service_area_polygons
 from planner.coverage import Coverage, compute_coverage
 from planner.errors import InputError, NetworkError, PlannerError, SolverError
+from planner.indicators import INDICATORS
 from planner.io import (
     merge_duplicate_facilities,
     read_boundary,
@@ -22,7 +23,15 @@ from planner.kinds import DEFAULT_KINDS, FacilityKind
 from planner.maps import coverage_map, map_html, save_map, show_map, siting_map
 from planner.network import Snapped, WalkNetwork, travel_matrix_m
 from planner.pipeline import StudyInputs, StudyResult, load_inputs, run_study, write_study_result
-from planner.population import age_shares_from_census, apply_age_shares, grid_from_points, spread_population
+from planner.population import (
+    Projection,
+    age_shares_from_census,
+    apply_age_shares,
+    assign_units,
+    grid_from_points,
+    project_population,
+    spread_population,
+)
 from planner.scale import DistrictSitingResult, compute_coverage_tiled, plan_tiles, solve_mclp_by_district
 from planner.siting import (
     MODELS,
@@ -41,6 +50,7 @@ from planner.targets import Target, TargetReport, TargetSet, evaluate_targets, r
 
 __all__ = [
     "DEFAULT_KINDS",
+    "INDICATORS",
     "MODELS",
     "Access",
     "Coverage",
@@ -50,6 +60,7 @@ __all__ = [
     "MapSettings",
     "NetworkError",
     "PlannerError",
+    "Projection",
     "SitingProblem",
     "SitingResult",
     "SitingSettings",
@@ -66,6 +77,7 @@ __all__ = [
     "__version__",
     "age_shares_from_census",
     "apply_age_shares",
+    "assign_units",
     "candidate_sites",
     "compute_access",
     "compute_coverage",
@@ -78,6 +90,7 @@ __all__ = [
     "map_html",
     "merge_duplicate_facilities",
     "plan_tiles",
+    "project_population",
     "read_boundary",
     "read_candidates",
     "read_districts",
