@@ -8,6 +8,7 @@ from planner.access import Access, compute_access, two_step_fca
 from planner.areas import service_area_polygons
 from planner.coverage import Coverage, compute_coverage
 from planner.errors import InputError, NetworkError, PlannerError, SolverError
+from planner.indicators import INDICATORS
 from planner.io import (
     merge_duplicate_facilities,
     read_boundary,
@@ -22,7 +23,15 @@ from planner.kinds import DEFAULT_KINDS, FacilityKind
 from planner.maps import coverage_map, map_html, save_map, show_map, siting_map
 from planner.network import Snapped, WalkNetwork, travel_matrix_m
 from planner.pipeline import StudyInputs, StudyResult, load_inputs, run_study, write_study_result
-from planner.population import age_shares_from_census, apply_age_shares, grid_from_points, spread_population
+from planner.population import (
+    Projection,
+    age_shares_from_census,
+    apply_age_shares,
+    assign_units,
+    grid_from_points,
+    project_population,
+    spread_population,
+)
 from planner.scale import DistrictSitingResult, compute_coverage_tiled, plan_tiles, solve_mclp_by_district
 from planner.scenario import Comparison, Scenario, apply_scenario, compare, read_added, read_removed
 from planner.siting import (
@@ -48,6 +57,7 @@ __all__ = [
     "Scenario",
     "Comparison",
     "DEFAULT_KINDS",
+    "INDICATORS",
     "MODELS",
     "Access",
     "Coverage",
@@ -57,6 +67,7 @@ __all__ = [
     "MapSettings",
     "NetworkError",
     "PlannerError",
+    "Projection",
     "SitingProblem",
     "SitingResult",
     "SitingSettings",
@@ -73,6 +84,7 @@ __all__ = [
     "__version__",
     "age_shares_from_census",
     "apply_age_shares",
+    "assign_units",
     "candidate_sites",
     "compute_access",
     "compute_coverage",
@@ -85,6 +97,7 @@ __all__ = [
     "map_html",
     "merge_duplicate_facilities",
     "plan_tiles",
+    "project_population",
     "read_boundary",
     "read_candidates",
     "read_districts",

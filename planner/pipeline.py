@@ -12,7 +12,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -27,6 +27,7 @@ from planner.errors import InputError
 from planner.io import datums
 from planner.io.write import RunFolder, write_layer, write_table
 from planner.network import WalkNetwork
+from planner.population import Projection
 from planner.siting.candidates import read_candidates
 from planner.siting.models import check_model_options, solve_siting
 from planner.siting.problem import SitingProblem
@@ -341,12 +342,15 @@ def measure_targets(
     network
         The walk network.
     targets
-        From :func:`~planner.targets.read_targets`.
+        From :func:`~planner.targets.read_targets`. Targets with a ``year`` and no
+        ``[projection]`` are projected with the study's census (:func:`study_projection`).
 
     Returns
     -------
     tuple of TargetReport and Access or None
     """
+    if targets.projection is None and any(t.year is not None for t in targets.targets):
+        targets = replace(targets, projection=study_projection(study))
     reach = sorted(
         {t.kind for t in targets.targets if t.indicator == "per_1000_target" and t.basis == "reachable"}
     )
@@ -356,6 +360,26 @@ def measure_targets(
         access = compute_access(network, coverage, method=method, kinds=reach,
                                 default_capacity=dict(targets.default_capacity) or None)  # fmt: skip
     return evaluate_targets(coverage, targets, access=access), access
+
+
+def study_projection(study: StudyArea) -> Projection | None:
+    """The study's census row (``[population.age_shares] census``/``code``) as a target-year projection.
+
+    Parameters
+    ----------
+    study
+        The study.
+
+    Returns
+    -------
+    Projection or None
+        None when the study names no census table.
+    """
+    shares = study.config.get("population", {}).get("age_shares", {})
+    if not isinstance(shares, Mapping) or "census" not in shares:
+        return None
+    base = study.path.parent if study.path is not None else Path.cwd()
+    return Projection(census=(base / str(shares["census"])).resolve(), code=shares.get("code"))
 
 
 # ---------------------------------------------------------------------- writing

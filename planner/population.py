@@ -1,11 +1,15 @@
-"""Population from census tables: age shares, district totals spread over buildings, grids."""
+"""Population from census tables: age shares, district totals spread over buildings, grids, units, target years."""
 
 from __future__ import annotations
 
 import logging
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -256,3 +260,463 @@ def age_shares_from_census(path: str | os.PathLike[str], code: int | str) -> dic
         AGE_0_3: float(r["AGES_0"] + 0.75 * r["AGES_1-4"]),
         AGE_0_17: float(r["AGES_0-14"] + 0.6 * r["AGES_15-19"]),
     }
+
+
+# ---------------------------------------------------------------------- units
+def assign_units(
+    population: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, columns: Sequence[str]
+) -> gpd.GeoDataFrame:
+    """Give each cell the unit columns (community, street…) of the polygon holding its centre.
+
+    Parameters
+    ----------
+    population
+        Cells (any geometry) with a CRS.
+    units
+        Unit polygons with the ``columns`` (e.g. ``community`` and ``street``), any CRS.
+    columns
+        Columns of ``units`` to copy onto the cells (existing cell columns of these names
+        are replaced).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy of ``population`` with the columns; a cell outside every polygon gets a
+        missing value (it counts in no unit) and a warning names how many people that is.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box, Point
+    >>> units = gpd.GeoDataFrame({"community": ["a", "b"], "street": ["S", "S"]},
+    ...                          geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)], crs=32650)
+    >>> cells = gpd.GeoDataFrame({"population": [10.0, 20.0]},
+    ...                          geometry=[Point(50, 50), Point(150, 50)], crs=32650)
+    >>> assign_units(cells, units, columns=["community", "street"])[["community", "street"]].values.tolist()
+    [['a', 'S'], ['b', 'S']]
+    """
+    cols = list(columns)
+    if not cols:
+        msg = "columns is empty; name the unit columns to copy, e.g. ['community', 'street']."
+        raise ValueError(msg)
+    check_columns(units, cols, "units", source=units.attrs.get("source"))
+    for what, layer in (("population", population), ("units", units)):
+        if layer.crs is None:
+            msg = f"{what} have no CRS; set one with .set_crs(...)."
+            raise InputError(msg)
+    u = units[[*cols, "geometry"]].to_crs(population.crs).reset_index(drop=True)
+    pts = gpd.GeoDataFrame(geometry=population.geometry.representative_point().to_numpy(), crs=population.crs)
+    joined = gpd.sjoin(pts, u, how="left", predicate="within")
+    joined = joined[~joined.index.duplicated()]  # a centre on a shared border joins one unit
+    out = population.copy()
+    for c in cols:
+        out[c] = joined[c].to_numpy()
+    outside = joined["index_right"].isna().to_numpy()
+    if outside.any():
+        people = float(pd.to_numeric(out.loc[outside, POPULATION]).sum()) if POPULATION in out else 0.0
+        warnings.warn(
+            f"{int(outside.sum())} cells ({people:,.0f} people) lie outside every unit polygon; "
+            "they count in no unit.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return out
+
+
+# ---------------------------------------------------------------------- target years
+#: Census age bands (columns ``AGES_*`` of the county census table), youngest first.
+CENSUS_BANDS = ("AGES_0", "AGES_1-4", *(f"AGES_{a}-{a + 4}" for a in range(5, 85, 5)), "AGES_85P")
+#: Oldest single age kept apart; the last age of a projection is the open group 85+.
+OPEN_AGE = 85
+#: Annual deaths per 1,000 people by five-year band: China, 5th national census, deaths of
+#: 1999-11-01…2000-10-31 (NBS, *China Statistical Yearbook 2002*, table 4-11). 85+ is the
+#: four published bands 85-89…100+ pooled: 644,477 deaths over 3,552,819 mean people.
+#: These rates are above today's (life expectancy 71.4 in 2000, 77.9 in 2020), so projected
+#: elderly counts are on the low side; give ``death_rates_per_1000`` from a newer life table.
+DEATH_RATES_PER_1000_CHINA_2000: Mapping[str, float] = MappingProxyType({
+    "0-4": 6.04, "5-9": 0.55, "10-14": 0.42, "15-19": 0.63, "20-24": 0.97, "25-29": 1.11,
+    "30-34": 1.33, "35-39": 1.68, "40-44": 2.40, "45-49": 3.47, "50-54": 5.49, "55-59": 8.68,
+    "60-64": 14.79, "65-69": 24.37, "70-74": 42.29, "75-79": 66.49, "80-84": 111.68, "85P": 181.40,
+})  # fmt: skip
+#: Age columns a projection gives: column → (first age, last age or None for "and over").
+AGE_GROUPS: Mapping[str, tuple[int, int | None]] = MappingProxyType(
+    {AGE_60_PLUS: (60, None), AGE_0_3: (0, 3), AGE_0_17: (0, 17)}
+)
+_RATE_BANDS = tuple(DEATH_RATES_PER_1000_CHINA_2000)
+
+
+def _band_of_age(age: int) -> str:
+    return "85P" if age >= OPEN_AGE else f"{5 * (age // 5)}-{5 * (age // 5) + 4}"
+
+
+def census_row(
+    census: str | os.PathLike[str] | Mapping[str, Any], *, code: int | str | None = None
+) -> dict[str, float]:
+    """The age-band shares ``AGES_*`` of one census row (a path with ``code``, or a mapping).
+
+    Parameters
+    ----------
+    census
+        A CSV like ``county_census_2020_policy_cities.csv`` (columns ``CODE``, ``AGES_0``,
+        ``AGES_1-4``, ``AGES_5-9`` … ``AGES_85P``), or one row of it as a mapping.
+    code
+        The row's ``CODE`` (not needed for a table of one row or a mapping).
+
+    Returns
+    -------
+    dict
+        Band column → share (the bands sum to 1 up to the table's rounding).
+    """
+    if isinstance(census, Mapping):
+        row = dict(census)
+        where = "census row"
+    else:
+        df = pd.read_csv(census)
+        check_columns(df, ["CODE", *CENSUS_BANDS], "census table", source=str(census))
+        if code is None and len(df) != 1:
+            msg = f"census table {census} has {len(df)} rows; give code = <county code>."
+            raise InputError(msg)
+        pick = df if code is None else df.loc[df["CODE"].astype(str) == str(code)]
+        if pick.empty:
+            msg = f"census table {census} has no row with CODE {code}."
+            raise InputError(msg)
+        row = pick.iloc[0].to_dict()
+        where = f"census table {census}"
+    missing = [b for b in CENSUS_BANDS if b not in row]
+    if missing:
+        msg = f"{where} lacks age band(s) {missing}."
+        raise InputError(msg)
+    shares = {b: float(row[b]) for b in (*CENSUS_BANDS, *(["POPU"] if "POPU" in row else []))}
+    if any(not np.isfinite(shares[b]) or shares[b] < 0 for b in CENSUS_BANDS):
+        msg = f"{where}: age-band shares must be numbers ≥ 0."
+        raise InputError(msg)
+    return shares
+
+
+def single_ages(bands: Mapping[str, float]) -> np.ndarray:
+    """Shares by single age 0…84 and the open group 85+, spread evenly inside each band.
+
+    ``AGES_0`` is age 0, ``AGES_1-4`` is spread over ages 1–4, each five-year band over its five
+    ages; the result is scaled to sum to 1 (the census shares are rounded).
+
+    Parameters
+    ----------
+    bands
+        Band column → share, as :func:`census_row` returns.
+
+    Returns
+    -------
+    numpy.ndarray
+        86 shares (index = age; the last is 85 and over).
+    """
+    ages = np.zeros(OPEN_AGE + 1)
+    ages[0] = bands["AGES_0"]
+    ages[1:5] = bands["AGES_1-4"] / 4
+    for a in range(5, OPEN_AGE, 5):
+        ages[a : a + 5] = bands[f"AGES_{a}-{a + 4}"] / 5
+    ages[OPEN_AGE] = bands["AGES_85P"]
+    total = ages.sum()
+    if total <= 0:
+        msg = "census age-band shares sum to 0."
+        raise InputError(msg)
+    return ages / total
+
+
+def _death_rates(rates: float | Mapping[str, float] | None) -> np.ndarray:
+    """Annual death probability (0..1) for each single age 0…85 from per-1,000 band rates."""
+    if rates is None:
+        table: Mapping[str, float] = DEATH_RATES_PER_1000_CHINA_2000
+    elif isinstance(rates, Mapping):
+        unknown = sorted(set(rates) - set(_RATE_BANDS))
+        missing = [b for b in _RATE_BANDS if b not in rates]
+        if unknown or missing:
+            msg = f"death_rates_per_1000 needs exactly the bands {list(_RATE_BANDS)}; unknown {unknown}, missing {missing}."
+            raise ValueError(msg)
+        table = rates
+    else:
+        table = dict.fromkeys(_RATE_BANDS, float(rates))
+    per_age = np.array([float(table[_band_of_age(a)]) for a in range(OPEN_AGE + 1)]) / 1000.0
+    if not np.all((per_age >= 0) & (per_age <= 1)):
+        msg = f"death rates must be between 0 and 1,000 per 1,000; got {dict(table)}."
+        raise ValueError(msg)
+    return per_age
+
+
+@dataclass(frozen=True)
+class AgeProjection:
+    """One census row's people by single age, at the census year and at a target year.
+
+    Counts are per person of the census year (``ages_from`` sums to 1).
+
+    Attributes
+    ----------
+    ages_from, ages_to
+        People by single age 0…84 and 85+ (86 values), at ``from_year`` and ``to_year``;
+        ``ages_to`` includes ``migration_factor``.
+    from_year, to_year
+        The census year and the target year.
+    birth_rate_per_1000
+        Births per 1,000 people a year (the census's share aged 0 unless given).
+    death_rates_per_1000
+        Annual deaths per 1,000 by five-year band.
+    migration_factor
+        Net migration as a factor on the projected total (1.0: none).
+    """
+
+    ages_from: tuple[float, ...]
+    ages_to: tuple[float, ...]
+    from_year: int
+    to_year: int
+    birth_rate_per_1000: float
+    death_rates_per_1000: Mapping[str, float]
+    migration_factor: float = 1.0
+
+    def count(self, column: str, *, at: str = "to") -> float:
+        """People of an age column (``population`` or a key of :data:`AGE_GROUPS`) per census person.
+
+        Parameters
+        ----------
+        column
+            ``"population"`` or an age group, e.g. ``"age_60_plus"``.
+        at
+            ``"from"`` (the census year) or ``"to"`` (the target year).
+
+        Returns
+        -------
+        float
+        """
+        ages = np.asarray(self.ages_from if at == "from" else self.ages_to)
+        if column == POPULATION:
+            return float(ages.sum())
+        lo, hi = AGE_GROUPS[column]
+        return float(ages[lo : (OPEN_AGE if hi is None else hi) + 1].sum())
+
+    def factor(self, column: str) -> float:
+        """Target-year people over census-year people of ``column`` (NaN when there were none)."""
+        base = self.count(column, at="from")
+        return self.count(column) / base if base > 0 else float("nan")
+
+    def share(self, column: str) -> float:
+        """Share of ``column`` in the target year's population."""
+        return self.count(column) / self.count(POPULATION)
+
+
+def project_ages(
+    bands: Mapping[str, float],
+    *,
+    to_year: int,
+    from_year: int = 2020,
+    death_rates_per_1000: float | Mapping[str, float] | None = None,
+    birth_rate_per_1000: float | None = None,
+    migration_factor: float = 1.0,
+) -> AgeProjection:
+    """Age a census row year by year from ``from_year`` to ``to_year`` (cohort-component).
+
+    Each band is spread evenly over its single ages (:func:`single_ages`). Every year each
+    age loses its band's death rate, then moves up one year (85+ stays open); births —
+    ``birth_rate_per_1000`` × the year's starting total — enter age 0. No migration is
+    modelled; ``migration_factor`` scales the final result.
+
+    Parameters
+    ----------
+    bands
+        Band column → share (:func:`census_row`).
+    to_year
+        The target year (not before ``from_year``).
+    from_year
+        The census year.
+    death_rates_per_1000
+        Annual deaths per 1,000 people: one number for every age, or band → rate for the bands
+        of :data:`DEATH_RATES_PER_1000_CHINA_2000` (the default).
+    birth_rate_per_1000
+        Births per 1,000 people a year; default: 1,000 × ``AGES_0`` (the census year's
+        surviving births per person, so infant deaths are already out).
+    migration_factor
+        Factor on the projected total for net migration (1.0: none).
+
+    Returns
+    -------
+    AgeProjection
+
+    Examples
+    --------
+    Half the people aged 55–59 and half 60–64; five years on, with no deaths and no births,
+    everyone is 60 or over:
+
+    >>> bands = dict.fromkeys(CENSUS_BANDS, 0.0) | {"AGES_55-59": 0.5, "AGES_60-64": 0.5}
+    >>> p = project_ages(bands, to_year=2025, death_rates_per_1000=0, birth_rate_per_1000=0)
+    >>> p.count("age_60_plus", at="from"), p.count("age_60_plus"), p.factor("age_60_plus")
+    (0.5, 1.0, 2.0)
+    """
+    years = int(to_year) - int(from_year)
+    if years < 0:
+        msg = f"to_year {to_year} is before the census year {from_year}; a projection runs forward."
+        raise ValueError(msg)
+    if not (np.isfinite(migration_factor) and migration_factor > 0):
+        msg = f"migration_factor must be a positive number; got {migration_factor!r}."
+        raise ValueError(msg)
+    births = 1000.0 * float(bands["AGES_0"]) if birth_rate_per_1000 is None else float(birth_rate_per_1000)
+    if not (np.isfinite(births) and births >= 0):
+        msg = f"birth_rate_per_1000 must be a number ≥ 0; got {birth_rate_per_1000!r}."
+        raise ValueError(msg)
+    q = _death_rates(death_rates_per_1000)
+    start = single_ages(bands)
+    x = start.copy()
+    for _ in range(years):
+        born = births / 1000.0 * x.sum()
+        alive = x * (1.0 - q)
+        x = np.concatenate([[born], alive[:-2], [alive[-2] + alive[-1]]])
+    rates = (
+        dict(DEATH_RATES_PER_1000_CHINA_2000) if death_rates_per_1000 is None
+        else dict(death_rates_per_1000) if isinstance(death_rates_per_1000, Mapping)
+        else dict.fromkeys(_RATE_BANDS, float(death_rates_per_1000))
+    )  # fmt: skip
+    return AgeProjection(
+        ages_from=tuple(start.tolist()), ages_to=tuple((x * migration_factor).tolist()),
+        from_year=int(from_year), to_year=int(to_year), birth_rate_per_1000=births,
+        death_rates_per_1000=MappingProxyType(rates), migration_factor=float(migration_factor),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Projection:
+    """How to age a population to a target year: the census row and the stated rates.
+
+    Parameters
+    ----------
+    census
+        Census table (path, with ``code``) or one row of it as a mapping (:func:`census_row`).
+    code
+        The row's ``CODE``.
+    from_year
+        The census year (the year of the population being aged).
+    death_rates_per_1000, birth_rate_per_1000, migration_factor
+        As in :func:`project_ages`.
+    """
+
+    census: Path | Mapping[str, float]
+    code: int | str | None = None
+    from_year: int = 2020
+    death_rates_per_1000: float | Mapping[str, float] | None = None
+    birth_rate_per_1000: float | None = None
+    migration_factor: float = 1.0
+
+    def ages(self, to_year: int) -> AgeProjection:
+        """The census row aged to ``to_year``.
+
+        Parameters
+        ----------
+        to_year
+            The target year.
+
+        Returns
+        -------
+        AgeProjection
+        """
+        return project_ages(
+            census_row(self.census, code=self.code), to_year=to_year, from_year=self.from_year,
+            death_rates_per_1000=self.death_rates_per_1000, birth_rate_per_1000=self.birth_rate_per_1000,
+            migration_factor=self.migration_factor,
+        )  # fmt: skip
+
+    def describe(self) -> str:
+        """One line for run records: census, code and rates."""
+        where = self.census.name if isinstance(self.census, Path) else "census row"
+        deaths = "China 2000 census rates" if self.death_rates_per_1000 is None else "given death rates"
+        births = (
+            "census share aged 0" if self.birth_rate_per_1000 is None else f"{self.birth_rate_per_1000:g}‰"
+        )
+        return (
+            f"{where}{f' code {self.code}' if self.code is not None else ''}, from {self.from_year}; "
+            f"deaths: {deaths}; births: {births}; migration ×{self.migration_factor:g}"
+        )
+
+
+def project_population(
+    population: gpd.GeoDataFrame,
+    *,
+    census: str | os.PathLike[str] | Mapping[str, float],
+    to_year: int,
+    code: int | str | None = None,
+    from_year: int = 2020,
+    death_rates_per_1000: float | Mapping[str, float] | None = None,
+    birth_rate_per_1000: float | None = None,
+    migration_factor: float = 1.0,
+) -> gpd.GeoDataFrame:
+    """The population aged to ``to_year`` with the census row's cohorts (:func:`project_ages`).
+
+    Every cell's ``population`` is multiplied by the projected total factor; each age column
+    of :data:`AGE_GROUPS` the cell has is multiplied by that group's factor (the cell keeps its
+    own age structure), and one it lacks is ``population × share`` of the target year. The
+    cells and their places do not change: only the weights do.
+
+    Parameters
+    ----------
+    population
+        Cells with ``population`` (and any age columns), counted in ``from_year``.
+    census
+        Census table (path) or one row of it (mapping with ``AGES_*``).
+    to_year
+        The target year.
+    code
+        The census row's ``CODE`` (for a table of more than one row).
+    from_year, death_rates_per_1000, birth_rate_per_1000, migration_factor
+        As in :func:`project_ages`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy; ``attrs["projection"]`` says how it was made.
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point
+    >>> cells = gpd.GeoDataFrame({"population": [100.0], "age_60_plus": [50.0]},
+    ...                          geometry=[Point(0, 0)], crs=32650)
+    >>> bands = dict.fromkeys(CENSUS_BANDS, 0.0) | {"AGES_55-59": 0.5, "AGES_60-64": 0.5}
+    >>> p = project_population(cells, census=bands, to_year=2025, death_rates_per_1000=0,
+    ...                        birth_rate_per_1000=0)
+    >>> p[["population", "age_60_plus", "age_0_3"]].values.tolist()
+    [[100.0, 100.0, 0.0]]
+    """
+    settings = Projection(
+        census=census if isinstance(census, Mapping) else Path(census), code=code, from_year=from_year,
+        death_rates_per_1000=death_rates_per_1000, birth_rate_per_1000=birth_rate_per_1000,
+        migration_factor=migration_factor,
+    )  # fmt: skip
+    return apply_projection(population, settings.ages(to_year), description=settings.describe())
+
+
+def apply_projection(
+    population: gpd.GeoDataFrame, projection: AgeProjection, *, description: str = ""
+) -> gpd.GeoDataFrame:
+    """Cells re-weighted by an :class:`AgeProjection` (see :func:`project_population`).
+
+    Parameters
+    ----------
+    population
+        Cells with ``population``.
+    projection
+        From :func:`project_ages` or :meth:`Projection.ages`.
+    description
+        How the projection was made, for ``attrs["projection"]``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+    """
+    check_columns(population, [POPULATION], "population")
+    out = population.copy()
+    out[POPULATION] = pd.to_numeric(out[POPULATION]).astype(float) * projection.factor(POPULATION)
+    for col in AGE_GROUPS:
+        f = projection.factor(col)
+        if col in out.columns and np.isfinite(f):
+            out[col] = pd.to_numeric(out[col]).astype(float) * f
+        else:
+            out[col] = out[POPULATION] * projection.share(col)
+    out.attrs["projection"] = f"{projection.from_year} → {projection.to_year}" + (
+        f" ({description})" if description else ""
+    )
+    logger.info(
+        "population projected %s: total ×%.4f", out.attrs["projection"], projection.factor(POPULATION)
+    )
+    return out

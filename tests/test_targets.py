@@ -190,8 +190,15 @@ class TestBadFiles:
 def test_bundled_targets_file_reads():
     study = pl.StudyArea.from_toml(REPO / "data/las_palmas/study.toml")
     ts = read_targets(REPO / "data/las_palmas/targets.toml", kinds=list(study.kinds))
-    assert len(ts.targets) == 4
+    assert len(ts.targets) == 9
     assert ts.default_capacity == {"eldercare": 60.0, "nursery": 40.0}
+    # the example uses the new indicators, and every new-style row says which plan wording it stands for
+    assert {"per_1000", "total_capacity", "units_with_at_least", "units_reached"} <= {
+        t.indicator for t in ts.targets
+    }
+    assert all(
+        t.plan for t in ts.targets if t.indicator not in ("population_share_within", "per_1000_target")
+    )
 
 
 def test_cli_targets_on_tiny(tmp_path, capsys):
@@ -246,3 +253,88 @@ def test_cli_targets_on_tiny(tmp_path, capsys):
     assert written.splitlines()[0].startswith("scope,kind,indicator")
     assert (tmp_path / "out" / "blank_zones.csv").exists()
     assert (tmp_path / "out" / "run.toml").exists()
+
+
+class TestFormat:
+    """The terminal table: units in every value, whole counts, 100 columns, Chinese aligned."""
+
+    @staticmethod
+    def width(text):
+        import unicodedata
+
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+    def report(self, lattice):
+        cells = points(
+            [[0, 0], [100, 0], [300, 0], [0, 300], [300, 300]],
+            population=[100.0, 100, 200, 50, 50],
+            district=["五道口街道", "五道口街道", "五道口街道", "Arenales", "Arenales"],
+            community=["a", "a", "b", "c", "d"],
+        )
+        fac = points([[0, 0]], kind=["eldercare"], capacity=[3.0])
+        cov = pl.compute_coverage(lattice, cells, fac, kinds=KINDS, thresholds_min=(2,))
+        long = "每个街道至少建有1个综合养老服务中心，每个社区建有1个养老服务站，形成三级养老服务网络" * 2
+        ts = TargetSet(
+            (
+                Target("eldercare", "population_share_within", 52.3, unit="%", plan=long),
+                Target("eldercare", "per_1000_target", 10, label="每千名老人床位"),
+                Target("eldercare", "units_with_facility", 0.5, unit="community"),
+                Target("eldercare", "units_with_facility", 1.0, unit="community"),
+                Target("eldercare", "total_capacity", 4670, label="托位总数"),
+            ),
+            by="district",
+        )
+        return evaluate_targets(cov, ts)
+
+    def test_values_carry_units_and_counts_are_whole(self, lattice):
+        from planner.cli.format import format_targets
+
+        out = format_targets(self.report(lattice).table)
+        assert "target 52.3 %" in out
+        assert "target 10.0 beds/1,000" in out
+        assert "6.0 beds/1,000" in out
+        assert "2 beds" in out  # ⌈10·500/1000 − 3⌉
+        # half of 4 units holds a facility already needs ⌈0.5·4⌉ − 1 = 1; all of them, 3
+        assert "1 facility" in out
+        assert "3 facilities" in out
+        assert "target 4,670 beds" in out
+        assert "4,667 beds" in out
+        assert "3 beds" in out
+
+    def test_fits_100_columns_and_aligns_chinese(self, lattice):
+        from planner.cli.format import format_targets
+
+        lines = format_targets(self.report(lattice).table).splitlines()
+        assert max(self.width(ln) for ln in lines) <= 100
+        assert any(ln.endswith("…") for ln in lines)  # the long plan wording was cut, not wrapped
+        # in each block, the value column ends at the same display column on every scope row
+        block = lines[lines.index(next(ln for ln in lines if "每千名老人床位" in ln)) :][:6]
+        rows = [ln for ln in block if "beds/1,000" in ln and "target" not in ln]
+        assert len(rows) == 3
+        ends = {self.width(ln[: ln.index("beds/1,000") + len("beds/1,000")]) for ln in rows}
+        assert len(ends) == 1, rows
+
+    def test_year_column_and_baseline(self):
+        import pandas as pd
+
+        from planner.cli.format import format_targets
+
+        table = pd.DataFrame([{
+            "scope": ALL, "kind": "eldercare", "indicator": "per_1000", "label": "beds", "plan": "",
+            "year": 2025, "unit": "beds per 1,000 age_60_plus", "minutes": np.nan, "basis": "",
+            "baseline": 38.2, "target": 50.0, "current": 41.04, "projected": 39.8, "met": False,
+            "needed": 1234.2, "needed_unit": "beds", "note": "", "target_no": 1,
+        }, {
+            "scope": ALL, "kind": "nursery", "indicator": "total_capacity", "label": "托位", "plan": "",
+            "year": np.nan, "unit": "slots", "minutes": np.nan, "basis": "", "baseline": np.nan,
+            "target": 4670.0, "current": 4670.0, "projected": np.nan, "met": True, "needed": 0.0,
+            "needed_unit": "slots", "note": "", "target_no": 2,
+        }])  # fmt: skip
+        out = format_targets(table)
+        assert "target 50.0 beds/1,000 by 2025 · baseline 38.2 beds/1,000" in out
+        assert "2025" in out.splitlines()[2]
+        assert "41.0 beds/1,000  39.8 beds/1,000" in out
+        assert "1,235 beds" in out  # a needed count is rounded up
+        block = out.split("\n\n")[1].splitlines()
+        assert block[1] == "    nursery · total_capacity · target 4,670 slots"
+        assert block[-1].split() == ["(all)", "4,670", "slots", "yes"]  # no year column, nothing needed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from typing import Any
 
 import pandas as pd
@@ -97,23 +99,130 @@ def format_result(result: SitingResult, problem: SitingProblem) -> str:
     return "\n".join(lines)
 
 
-def format_targets(table: pd.DataFrame) -> str:
-    """The targets table for the terminal: one line per target and scope."""
+def format_targets(table: pd.DataFrame, *, width: int = 100) -> str:
+    """The targets table for the terminal: one block per target, one line per scope.
+
+    Each block opens with the target's label (the plan's wording when given) and a line with
+    the kind, the indicator, the target (and its year and the plan's baseline); then each
+    scope's value now (and in the target year), whether it is met and what is needed. Every
+    value carries its unit (``52.3 %``, ``41.0 beds/1,000``, ``4,670 slots``, ``1 facility``);
+    needed places and facilities are whole numbers. Lines fit ``width`` display columns,
+    Chinese characters counted double.
+
+    Parameters
+    ----------
+    table
+        :attr:`~planner.targets.TargetReport.table`.
+    width
+        Widest line, in terminal columns.
+
+    Returns
+    -------
+    str
+    """
     if table.empty:
         return "(no targets)"
-    view = pd.DataFrame({
-        "scope": table["scope"],
-        "indicator": table["label"],
-        "current": table["current"].map(lambda v: "-" if pd.isna(v) else f"{v:,.3g}"),
-        "target": table["target"].map(lambda v: f"{v:,.3g}"),
-        "gap": table["gap"].map(lambda v: f"{v:,.3g}"),
-        "met": table["met"].map({True: "yes", False: "NO"}),
-        "needed": [
-            "" if pd.isna(n) or n == 0 else f"{n:,.0f} {u}" if n >= 10 else f"{n:.3g} {u}"
-            for n, u in zip(table["needed"], table["needed_unit"], strict=True)
-        ],
-    })  # fmt: skip
-    return view.to_string(index=False)
+    key = "target_no" if "target_no" in table.columns else "line"
+    blocks = [_target_block(g, width) for _, g in table.groupby(key, sort=False, dropna=False)]
+    return "\n\n".join(blocks)
+
+
+def _target_block(rows: pd.DataFrame, width: int) -> str:
+    first = rows.iloc[0]
+    unit = str(first.get("unit", ""))
+    year = first.get("year")
+    has_year = pd.notna(year)
+    number = first.get("target_no")
+    head = f"{int(number):>2}  " if pd.notna(number) else "    "
+    lines = [_clip(head + str(first["label"]), width)]
+    plan = str(first.get("plan", "") or "")
+    if plan and plan != first["label"]:
+        lines.append(_clip(f"    plan: {plan}", width))
+    what = [
+        str(first["kind"]),
+        str(first["indicator"]) + (f" ({first['basis']})" if first.get("basis") else ""),
+    ]
+    if pd.notna(first.get("minutes")):
+        what.append(f"{first['minutes']:g} min")
+    what.append(f"target {_value(first['target'], unit)}" + (f" by {int(year)}" if has_year else ""))
+    if pd.notna(first.get("baseline")):
+        what.append(f"baseline {_value(first['baseline'], unit)}")
+    lines += _joined(what, width, indent="    ")
+    header = ["scope", "now", *([f"{int(year)}"] if has_year else []), "met", "needed"]
+    body = []
+    for _, r in rows.iterrows():
+        needed = _count(math.ceil(r["needed"] - 1e-9), str(r["needed_unit"])) if r["needed"] > 0 else ""
+        cells = [str(r["scope"]), _value(r["current"], unit),
+                 *([_value(r["projected"], unit)] if has_year else []),
+                 "yes" if r["met"] else "NO", "; ".join(x for x in (needed, str(r.get("note") or "")) if x)]  # fmt: skip
+        body.append(cells)
+    scope_w = min(24, max(_width(c[0]) for c in [header, *body]))
+    widths = [scope_w] + [max(_width(c[j]) for c in [header, *body]) for j in range(1, len(header) - 1)]
+    for cells in [header, *body]:
+        parts = [_pad(_clip(cells[0], scope_w), scope_w)]
+        parts += [_pad(c, w, right=True) for c, w in zip(cells[1:-1], widths[1:], strict=True)]
+        lines.append(_clip("    " + "  ".join([*parts, cells[-1]]).rstrip(), width))
+    return "\n".join(lines)
+
+
+def _joined(items: list[str], width: int, *, indent: str) -> list[str]:
+    """``items`` joined by `` · `` into lines of at most ``width`` columns, breaking between items."""
+    lines = [indent + items[0]]
+    for item in items[1:]:
+        if _width(lines[-1] + " · " + item) <= width:
+            lines[-1] += " · " + item
+        else:
+            lines.append(indent + item)
+    return [_clip(ln, width) for ln in lines]
+
+
+def _value(v: Any, unit: str) -> str:
+    """A value with its unit: ``52.3 %``, ``41.0 beds/1,000``, ``3.40 m²/person``, ``4,670 slots``."""
+    if v is None or pd.isna(v):
+        return "-"
+    v = float(v)
+    if unit == "share":
+        return f"{100 * v:.1f} %"
+    if " per 1,000 " in unit:
+        return f"{v:,.1f} {unit.split(' per 1,000 ')[0]}/1,000"
+    if unit.endswith(" per person"):
+        return f"{v:,.2f} {unit.removesuffix(' per person')}/person"
+    return _count(v, unit) if v == round(v) else f"{v:,.1f} {unit}"
+
+
+def _count(n: float, unit: str) -> str:
+    """A whole count with its noun, singular for one: ``1 facility``, ``3 facilities``, ``4,670 slots``."""
+    n = float(n)
+    if n == 1:
+        unit = {"people": "person"}.get(
+            unit, unit[:-3] + "y" if unit.endswith("ies") else unit.removesuffix("s")
+        )
+    return f"{n:,.0f} {unit}".rstrip()
+
+
+def _width(text: str) -> int:
+    """Terminal columns of ``text``: wide (CJK) characters count two, combining marks none."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
+    )
+
+
+def _clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns, with an ellipsis when cut."""
+    if _width(text) <= width:
+        return text
+    out = ""
+    for c in text:
+        if _width(out + c) > width - 1:
+            break
+        out += c
+    return out + "…"
+
+
+def _pad(text: str, width: int, *, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` columns (on the left when ``right``)."""
+    fill = " " * max(0, width - _width(text))
+    return fill + text if right else text + fill
 
 
 def format_comparison(comparison: Any) -> str:
