@@ -507,7 +507,7 @@ def build_cases(args) -> list[Case]:
     return cases
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> int:  # noqa: C901, PLR0912 -- a benchmark script: options, then one linear report
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -231,7 +231,7 @@ def fmt_gap(v) -> str:
     return f"{100 * v:.3f}%"
 
 
-def main(argv=None) -> int:
+def main(argv=None) -> int:  # noqa: C901, PLR0912 -- a benchmark script: options, then one linear report
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="small,middle,large")
     ap.add_argument("--seed", type=int, default=0)

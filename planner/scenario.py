@@ -122,7 +122,7 @@ def read_added(
 def _read_one_added(path: Path, *, kinds: set[str], crs: Any, **options: Any) -> gpd.GeoDataFrame:
     what = f"facilities to add ({path})"
     raw = read_any(path, "facilities to add", assume_crs=crs, **_any_options(options))
-    if _SITES_COLUMNS <= set(raw.columns):
+    if set(raw.columns) >= _SITES_COLUMNS:
         gdf = _sites_output(raw, path, crs)
     else:
         gdf = read_facilities(path, merge_within_m=None, **options).to_crs(crs)
@@ -341,7 +341,7 @@ class Comparison:
                     },
                     geometry=pop.geometry[keep],
                     crs=pop.crs,
-                )  # fmt: skip
+                )
             )
         return pd.concat(parts).sort_values("people", ascending=False)
 
@@ -572,7 +572,8 @@ def _trajectory(
     before: StudyResult, scenario: Scenario, *, progress: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     col = scenario.time_column
-    assert col is not None and scenario.added is not None
+    assert col is not None
+    assert scenario.added is not None
     rows, targets = [], []
     for step in sorted(scenario.added[col].unique()):
         result = apply_scenario(before, scenario, until=float(step), progress=progress)

@@ -228,7 +228,7 @@ BAD = [
         {"id_column": "id"},
         r"duplicate ids \[a\] in column 'id', rows \[2, 4\]",
     ),
-    ("no-crs", "pop", lambda t: _no_crs(t), {}, r"has no CRS.*--coord-system"),
+    ("no-crs", "pop", lambda t: _no_crs(t), {}, r"has no CRS.*--population-coord-system"),
     (
         "negative-population",
         "pop",

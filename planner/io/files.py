@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,24 +55,16 @@ def read_any(
         msg = f"{what} file {path} does not exist."
         raise InputError(msg)
     suffix = path.suffix.lower()
+    reader = _READERS.get(suffix)
+    if reader is None:
+        msg = (
+            f"{what} file {path}: unknown type {suffix!r}; use CSV (lon/lat columns), "
+            "Excel .xlsx, GeoJSON, GeoPackage, Shapefile or GeoParquet."
+        )
+        raise InputError(msg)
     try:
-        if suffix in (".csv", ".txt"):
-            gdf = _read_lonlat_csv(path, what, lon_column, lat_column, encoding=encoding, datum=datum)
-        elif suffix in _EXCEL:
-            gdf = _read_lonlat_excel(path, what, lon_column, lat_column, sheet=layer, datum=datum)
-        elif suffix in _PARQUET:
-            gdf = gpd.read_parquet(path)
-        elif suffix in _VECTOR:
-            kw: dict[str, Any] = {"layer": layer} if layer else {}
-            if encoding:
-                kw["encoding"] = encoding
-            gdf = gpd.read_file(path, **kw)
-        else:
-            msg = (
-                f"{what} file {path}: unknown type {suffix!r}; use CSV (lon/lat columns), "
-                "Excel .xlsx, GeoJSON, GeoPackage, Shapefile or GeoParquet."
-            )
-            raise InputError(msg)
+        gdf = reader(path, what, layer=layer, lon_column=lon_column, lat_column=lat_column, encoding=encoding,
+                     datum=datum)  # fmt: skip
     except InputError:
         raise
     except Exception as exc:  # pyogrio/pyarrow raise many types for broken files
@@ -80,21 +73,7 @@ def read_any(
     if len(gdf) == 0:
         msg = f"{what} file {path} has no rows."
         raise InputError(msg)
-    if gdf.crs is None:
-        declared = _declared_crs(datum)
-        if declared is not None:
-            gdf = gdf.set_crs(declared)
-        elif assume_crs is None:
-            msg = (
-                f"{what} file {path} has no CRS. Declare it in the file, or pass "
-                "assume_crs (CLI: --assume-crs EPSG:4326) or coord_system "
-                "(CLI: --coord-system wgs84|cgcs2000|gcj02|bd09|EPSG code) if you know what it is."
-            )
-            raise InputError(msg)
-        else:
-            gdf = gdf.set_crs(assume_crs)
-    elif datum is not None and suffix not in (".csv", ".txt", *_EXCEL):
-        _check_declared_matches(gdf.crs, datum, what, path)
+    gdf = _with_crs(gdf, datum, assume_crs, what, path, lonlat_table=suffix in _TABLES)
     gdf = _drop_empty_geometries(gdf, what, path)
     _check_lonlat_range(gdf, what, path)
     if isinstance(datum, str) and datum in ("gcj02", "bd09"):
@@ -104,6 +83,58 @@ def read_any(
     if datum is not None:
         gdf.attrs["coord_system"] = datum if isinstance(datum, str) else gdf.crs.to_string()
     return gdf
+
+
+def _with_crs(
+    gdf: gpd.GeoDataFrame, datum: str | pyproj.CRS | None, assume_crs: Any, what: str, path: Path, *,
+    lonlat_table: bool,
+) -> gpd.GeoDataFrame:  # fmt: skip
+    """The layer with its CRS: declared by the file, else by ``coord_system``, else ``assume_crs``."""
+    if gdf.crs is not None:
+        if datum is not None and not lonlat_table:
+            _check_declared_matches(gdf.crs, datum, what, path)
+        return gdf
+    declared = _declared_crs(datum)
+    if declared is not None:
+        return gdf.set_crs(declared)
+    if assume_crs is None:
+        msg = (
+            f"{what} file {path} has no CRS. Declare it in the file, or pass "
+            "assume_crs (CLI: --assume-crs EPSG:4326) or coord_system "
+            f"(CLI: {_flag(what)} wgs84|cgcs2000|gcj02|bd09|EPSG code) if you know what it is."
+        )
+        raise InputError(msg)
+    return gdf.set_crs(assume_crs)
+
+
+def _flag(what: str) -> str:
+    """The command-line flag of a layer's datum."""
+    return "--population-coord-system" if what.startswith("population") else "--facilities-coord-system"
+
+
+def _read_vector(
+    path: Path, what: str, *, layer: str | None, encoding: str | None, **_: Any
+) -> gpd.GeoDataFrame:
+    kw: dict[str, Any] = {"layer": layer} if layer else {}
+    if encoding:
+        kw["encoding"] = encoding
+    return gpd.read_file(path, **kw)
+
+
+def _read_parquet(path: Path, what: str, **_: Any) -> gpd.GeoDataFrame:
+    return gpd.read_parquet(path)
+
+
+def _read_csv(
+    path: Path, what: str, *, lon_column: str, lat_column: str, encoding: str | None, datum: Any, **_: Any
+) -> gpd.GeoDataFrame:
+    return _read_lonlat_csv(path, what, lon_column, lat_column, encoding=encoding, datum=datum)
+
+
+def _read_excel(
+    path: Path, what: str, *, layer: str | None, lon_column: str, lat_column: str, datum: Any, **_: Any
+) -> gpd.GeoDataFrame:
+    return _read_lonlat_excel(path, what, lon_column, lat_column, sheet=layer, datum=datum)
 
 
 def _check_coord_system(coord_system: str | int | None, what: str) -> str | pyproj.CRS | None:
@@ -451,3 +482,14 @@ def _drop_empty_geometries(gdf: gpd.GeoDataFrame, what: str, path: Path) -> gpd.
         logger.warning("%s file %s: repaired %d invalid geometries with make_valid",
                        what, path, int(invalid.sum()))  # fmt: skip
     return gdf
+
+
+#: Readers by file suffix: a new format is one entry here.
+_READERS: dict[str, Callable[..., gpd.GeoDataFrame]] = {
+    **dict.fromkeys((".csv", ".txt"), _read_csv),
+    **dict.fromkeys(_EXCEL, _read_excel),
+    **dict.fromkeys(_PARQUET, _read_parquet),
+    **dict.fromkeys(_VECTOR, _read_vector),
+}
+#: Suffixes of lon/lat tables, whose CRS comes from ``coord_system``.
+_TABLES = frozenset({".csv", ".txt", *_EXCEL})

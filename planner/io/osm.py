@@ -123,10 +123,11 @@ def open_osm(path: Path) -> Any:
     """A binary stream of an OSM XML file (``.bz2``/``.gz`` decompressed), bounded in size and token length."""
     name = path.name.lower()
     size = path.stat().st_size
+    # the streams are closed by the _Guarded context manager the caller opens
     if name.endswith(".bz2"):
-        raw: Any = bz2.open(path, "rb")
+        raw: Any = bz2.open(path, "rb")  # noqa: SIM115
     elif name.endswith(".gz"):
-        raw = gzip.open(path, "rb")
+        raw = gzip.open(path, "rb")  # noqa: SIM115
     else:
         return _Guarded(path.open("rb"), path, limit_bytes=float("inf"))
     return _Guarded(raw, path, limit_bytes=max(MAX_EXPANSION * size, MIN_EXPANDED_BYTES))
