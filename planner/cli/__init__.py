@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from planner.cli import compare, demand, run, site, targets
 from planner.cli import map as map_command
@@ -22,9 +23,16 @@ from planner.errors import PlannerError
 COMMANDS = (run, site, compare, targets, map_command, demand)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the usage is one ``-h`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="planner",
         description="Walking coverage of community facilities, and where the next ones should go.",
     )
@@ -55,7 +63,10 @@ def _configure_logging(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for bad input, with a one-line message)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # -h, or a one-line usage error (see _Parser.error)
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     _configure_logging(args)
     try:
         return int(args.func(args))

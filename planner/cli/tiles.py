@@ -18,7 +18,11 @@ from planner.scale.coverage import compute_coverage_tiled
 from planner.scale.tiles import DEFAULT_MEMORY_BUDGET_MB
 from planner.study import StudyArea
 
-TILE_CACHE = "_tiles"
+
+def tile_cache(out: Path) -> Path:
+    """Where finished tiles and the street store are kept: beside the output folder, never in it,
+    so a failed or interrupted run leaves the output folder as it was (and a rerun resumes)."""
+    return out.parent / f".{out.name}.tiles"
 
 
 def _workers(text: str) -> int:
@@ -54,7 +58,7 @@ def add_tile_arguments(p: argparse.ArgumentParser) -> None:
 def run_tiled(args: argparse.Namespace, study: StudyArea) -> int:
     """Run coverage by tiles and write ``summary.csv``, ``cells/`` (GeoParquet parts), ``tiles.csv``.
 
-    Finished tiles are kept in ``<out>/_tiles``; running the same command again resumes.
+    Finished tiles are kept in ``.<out>.tiles`` beside the output folder; the same command again resumes.
 
     Parameters
     ----------
@@ -71,7 +75,7 @@ def run_tiled(args: argparse.Namespace, study: StudyArea) -> int:
     mode, tile_m = _parse_tiles(args.tiles)
     _check_scheduler(args.scheduler)
     out = Path(args.out)
-    run = RunFolder(out, keep=(TILE_CACHE,))
+    run = RunFolder(out)
     population, facilities, districts = (
         study.read_population(),
         study.read_facilities(),
@@ -87,7 +91,7 @@ def run_tiled(args: argparse.Namespace, study: StudyArea) -> int:
         streets, population, facilities, kinds=study.kinds, thresholds_min=study.thresholds_min,
         max_snap_m=study.max_snap_m, districts=districts, tiles=mode, tile_m=tile_m,
         memory_budget_mb=args.memory_budget_mb or DEFAULT_MEMORY_BUDGET_MB,
-        scheduler=args.scheduler, n_workers=args.workers, work_dir=out / TILE_CACHE,
+        scheduler=args.scheduler, n_workers=args.workers, work_dir=tile_cache(out),
         progress=not quiet(args), crs=study.crs, max_edge_m=study.max_edge_m,
     )  # fmt: skip
     params = dict(coverage.params)
