@@ -26,7 +26,7 @@ def test_the_readme_python_runs(tmp_path, monkeypatch):
         code = block.replace('"out/las_palmas"', repr(str(tmp_path / "out"))).replace(
             '"maps/coverage.html"', repr(str(tmp_path / "coverage.html"))
         )
-        exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own examples
+        exec(compile(code, "README.md", "exec"), namespace)  # the README's own examples
     run, c = namespace["run"], namespace["c"]
     assert round(100 * run.coverage.share("eldercare"), 1) == 50.6
     assert len(run.siting.sites) == 5
