@@ -405,3 +405,17 @@ def test_facilities_left_out_are_counted(tiny_network, tiny_population):
         cov = pl.compute_coverage(tiny_network, tiny_population, fac, kinds=kinds)
     row = cov.summary().iloc[-1]
     assert (row["facilities"], row["facilities_left_out"]) == (1, 1)
+
+
+def test_chinese_headers_with_full_width_spaces_and_brackets(tmp_path):
+    """Headers as Excel users type them: an ideographic space, full-width brackets, a leading space."""
+    path = tmp_path / "list.csv"
+    path.write_text("类型　,名称（全称）, 经度,纬度\n托育,阳光托育,-15.43,28.12\n", encoding="utf-8")
+    f = pl.read_facilities(path, kind_column="类型", kind_map={"托育": "nursery"}, name_column="名称(全称)",
+                           lon_column="经度", lat_column="纬度")  # fmt: skip
+    assert f["name"].tolist() == ["阳光托育"]
+    assert f["kind"].tolist() == ["nursery"]
+    clash = tmp_path / "clash.csv"
+    clash.write_text("名称,名称　,lon,lat,kind\na,b,-15.43,28.12,nursery\n", encoding="utf-8")
+    with pytest.raises(pl.InputError, match="are both '名称' once full-width"):
+        pl.read_facilities(clash)

@@ -17,7 +17,7 @@ from scipy.spatial import cKDTree
 
 from planner._validate import check_columns, check_unique_index, metric_crs_problem, row_list
 from planner.errors import InputError
-from planner.io.files import NAME_ALIASES, PathLike, pick_column, read_any
+from planner.io.files import NAME_ALIASES, PathLike, clean_column, pick_column, read_any
 from planner.kinds import CAPACITY, DEFAULT_MERGE_WITHIN_M, FACILITY_ID, KIND, NAME
 
 logger = logging.getLogger(__name__)
@@ -95,6 +95,9 @@ def read_facilities(
     gdf = read_any(path, "facilities", layer=layer, lon_column=lon_column, lat_column=lat_column,
                     assume_crs=assume_crs, coord_system=coord_system, encoding=encoding)  # fmt: skip
     src = str(path)
+    kind_column, name_column = clean_column(kind_column), clean_column(name_column)
+    capacity_column = clean_column(capacity_column) if capacity_column is not None else None
+    id_column = clean_column(id_column) if id_column is not None else None
     check_columns(gdf, [kind_column], "facilities", source=src)
     gdf = gdf.copy()
     name_column = pick_column(gdf, name_column, NAME, NAME_ALIASES)

@@ -6,6 +6,7 @@ import codecs
 import logging
 import os
 import re
+import unicodedata
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -73,6 +74,7 @@ def read_any(
     if len(gdf) == 0:
         msg = f"{what} file {path} has no rows."
         raise InputError(msg)
+    gdf = _clean_columns(gdf, what, path)
     gdf = _with_crs(gdf, datum, assume_crs, what, path, lonlat_table=suffix in _TABLES)
     gdf = _drop_empty_geometries(gdf, what, path)
     _check_lonlat_range(gdf, what, path)
@@ -365,6 +367,31 @@ def _decode_table(path: Path, what: str, encoding: str | None) -> tuple[str, str
     return text, "gbk"
 
 
+def clean_column(name: Any) -> str:
+    """A column name as people mean it: full-width letters, brackets and spaces made plain (NFKC), ends trimmed.
+
+    >>> clean_column("名称（全称）　"), clean_column(" 经度")
+    ('名称(全称)', '经度')
+    """
+    return unicodedata.normalize("NFKC", str(name)).strip()
+
+
+def _clean_columns(gdf: gpd.GeoDataFrame, what: str, path: Path) -> gpd.GeoDataFrame:
+    """Columns renamed by :func:`clean_column`; two that become one name are an error."""
+    geometry = gdf.geometry.name
+    names = {c: (c if c == geometry else clean_column(c)) for c in gdf.columns}
+    seen: dict[str, Any] = {}
+    for old, new in names.items():
+        if new in seen and seen[new] != old:
+            msg = (
+                f"{what} file {path}: columns {seen[new]!r} and {old!r} are both {new!r} once full-width "
+                "characters and spaces are made plain; rename one."
+            )
+            raise InputError(msg)
+        seen[new] = old
+    return gdf.rename(columns=names) if any(k != v for k, v in names.items()) else gdf
+
+
 def pick_column(df: pd.DataFrame, wanted: str, default: str, aliases: tuple[str, ...]) -> str:
     """``wanted`` if present; when it is the default and missing, a known alias (case-insensitive)."""
     if wanted in df.columns or wanted != default:
@@ -423,8 +450,9 @@ def _lonlat_frame(
     if len(df) == 0:
         msg = f"{what} file {path} has no rows."
         raise InputError(msg)
-    lon_column = pick_column(df, lon_column, "lon", _LON_ALIASES)
-    lat_column = pick_column(df, lat_column, "lat", _LAT_ALIASES)
+    df = df.rename(columns={c: clean_column(c) for c in df.columns})
+    lon_column = pick_column(df, clean_column(lon_column), "lon", _LON_ALIASES)
+    lat_column = pick_column(df, clean_column(lat_column), "lat", _LAT_ALIASES)
     if lon_column in df.columns and lat_column in df.columns and (lon_column, lat_column) != ("lon", "lat"):
         logger.info("%s file %s: coordinates from columns %r/%r", what, path, lon_column, lat_column)
     if lon_column not in df.columns or lat_column not in df.columns:

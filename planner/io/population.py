@@ -11,7 +11,7 @@ import shapely
 
 from planner._validate import check_columns, check_numeric_nonnegative, check_unique_index, row_list
 from planner.errors import InputError
-from planner.io.files import PathLike, read_any
+from planner.io.files import PathLike, clean_column, read_any
 from planner.kinds import AGE_COLUMNS, CELL_ID, POPULATION
 
 
@@ -61,6 +61,8 @@ def read_population(
     gdf = read_any(path, "population", layer=layer, lon_column=lon_column, lat_column=lat_column,
                     assume_crs=assume_crs, coord_system=coord_system, encoding=encoding)  # fmt: skip
     src = str(path)
+    population_column = clean_column(population_column)
+    id_column = clean_column(id_column) if id_column else id_column
     check_columns(gdf, [population_column], "population", source=src)
     gdf = gdf.copy()
     if id_column and id_column in gdf.columns:
