@@ -376,10 +376,9 @@ def clean_column(name: Any) -> str:
     return unicodedata.normalize("NFKC", str(name)).strip()
 
 
-def _clean_columns(gdf: gpd.GeoDataFrame, what: str, path: Path) -> gpd.GeoDataFrame:
-    """Columns renamed by :func:`clean_column`; two that become one name are an error."""
-    geometry = gdf.geometry.name
-    names = {c: (c if c == geometry else clean_column(c)) for c in gdf.columns}
+def _clean_names(columns: Any, what: str, path: Path, *, keep: Any = None) -> dict[Any, str]:
+    """Old → cleaned column names (``keep`` as it is); two that become one name are an error."""
+    names = {c: (c if c == keep else clean_column(c)) for c in columns}
     seen: dict[str, Any] = {}
     for old, new in names.items():
         if new in seen and seen[new] != old:
@@ -389,6 +388,12 @@ def _clean_columns(gdf: gpd.GeoDataFrame, what: str, path: Path) -> gpd.GeoDataF
             )
             raise InputError(msg)
         seen[new] = old
+    return names
+
+
+def _clean_columns(gdf: gpd.GeoDataFrame, what: str, path: Path) -> gpd.GeoDataFrame:
+    """Columns renamed by :func:`clean_column` (the geometry column kept)."""
+    names = _clean_names(gdf.columns, what, path, keep=gdf.geometry.name)
     return gdf.rename(columns=names) if any(k != v for k, v in names.items()) else gdf
 
 
@@ -450,7 +455,7 @@ def _lonlat_frame(
     if len(df) == 0:
         msg = f"{what} file {path} has no rows."
         raise InputError(msg)
-    df = df.rename(columns={c: clean_column(c) for c in df.columns})
+    df = df.rename(columns=_clean_names(df.columns, what, path))
     lon_column = pick_column(df, clean_column(lon_column), "lon", _LON_ALIASES)
     lat_column = pick_column(df, clean_column(lat_column), "lat", _LAT_ALIASES)
     if lon_column in df.columns and lat_column in df.columns and (lon_column, lat_column) != ("lon", "lat"):
