@@ -296,7 +296,7 @@ def compute_coverage(
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(names, desc="coverage", unit="kind", leave=False, disable=None)
+        iterator = tqdm(names, desc="coverage", unit="kind", leave=False, disable=None, delay=1.0)
     for name in iterator:
         kind = kinds[name]
         m_per_min = kind.speed_kmh * 1000.0 / 60.0

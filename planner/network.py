@@ -881,7 +881,9 @@ def travel_matrix_m(
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(groups, desc="travel matrix", unit="tile", leave=False)
+        iterator = tqdm(
+            groups, desc="travel matrix", unit="tile", leave=False, delay=1.0
+        )  # no bar for short runs
     for members in iterator:
         mxy = network.node_xy[src[members]]
         lo, hi = mxy.min(axis=0), mxy.max(axis=0)

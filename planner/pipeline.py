@@ -519,6 +519,9 @@ def run_record(result: StudyResult, out: Path) -> dict[str, Any]:
         "coverage": dict(result.coverage.params),
         "timings": dict(result.timings),
     }
+    shift = result.inputs.facilities.attrs.get("datum_shift")
+    if shift:  # how far the datum conversion moved the facilities
+        record["facilities_datum_shift"] = dict(shift)
     if result.siting is not None and result.siting_problem is not None:
         s = result.siting
         record["problem"] = {k: v for k, v in result.siting_problem.params.items() if v is not None}

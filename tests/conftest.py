@@ -98,17 +98,56 @@ def make_population():
     return make
 
 
-def osmnx_tiny_graph():
-    """The tiny fixture read by osmnx itself (with the `foot` tag kept), for independent checks."""
+def osmnx_graph(path: Path):
+    """An OSM file read by osmnx itself (with the `foot` tag kept), for independent checks."""
     ox = pytest.importorskip("osmnx")
     old = list(ox.settings.useful_tags_way)
     ox.settings.useful_tags_way = [*old, "foot"]
     try:
-        return ox.graph_from_xml(
-            TINY / "network.osm.bz2", simplify=False, retain_all=True, bidirectional=True
-        )
+        return ox.graph_from_xml(path, simplify=False, retain_all=True, bidirectional=True)
     finally:
         ox.settings.useful_tags_way = old
+
+
+def osmnx_tiny_graph():
+    """The tiny fixture read by osmnx itself."""
+    return osmnx_graph(TINY / "network.osm.bz2")
+
+
+def networkx_minutes(graph, population, facilities, *, speed_kmh, limit_min, crs=UTM):
+    """Independent reference: an osmnx graph + networkx Dijkstra per facility + KD-tree snapping.
+
+    Walkable edges by planner's tag rule; components of at least 1 % of the nodes (and the
+    largest) are usable, as planner keeps them. Minutes beyond ``limit_min`` are inf.
+    """
+    import networkx as nx
+    import osmnx as ox
+    from scipy.spatial import cKDTree
+
+    from planner.io.osm import is_walkable
+
+    g = ox.project_graph(graph, to_crs=crs)
+    und = nx.Graph()
+    for a, b, d in g.edges(data=True):
+        if a == b or not is_walkable({k: str(v) for k, v in d.items()}):
+            continue
+        if not und.has_edge(a, b) or und[a][b]["length"] > d["length"]:
+            und.add_edge(a, b, length=d["length"])
+    comps = sorted(nx.connected_components(und), key=len, reverse=True)
+    n_total = und.number_of_nodes()
+    usable = [n for c in comps if len(c) >= max(1.0, 0.01 * n_total) or c is comps[0] for n in c]
+    tree = cKDTree(np.array([[g.nodes[n]["x"], g.nodes[n]["y"]] for n in usable]))
+    f_acc, f_pos = tree.query(np.column_stack([facilities.geometry.x, facilities.geometry.y]))
+    rep = population.geometry.representative_point()
+    c_acc, c_pos = tree.query(np.column_stack([rep.x, rep.y]))
+    best = np.full(len(c_pos), np.inf)
+    for acc, pos in zip(f_acc, f_pos, strict=True):
+        lengths = nx.single_source_dijkstra_path_length(und, usable[pos], weight="length")
+        d = np.array([lengths.get(usable[p], np.inf) for p in c_pos])
+        best = np.minimum(best, acc + d + c_acc)
+    minutes = best / (speed_kmh * 1000 / 60)
+    minutes[minutes > limit_min] = np.inf
+    return minutes
 
 
 def bundled_study(path=None):

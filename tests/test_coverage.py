@@ -1,15 +1,12 @@
 import math
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, TINY, UTM, lattice_network, osmnx_tiny_graph, points
-from scipy.spatial import cKDTree
+from conftest import REPO, TINY, UTM, lattice_network, networkx_minutes, osmnx_tiny_graph, points
 
 import planner as pl
-from planner.io.osm import is_walkable
 
 WALK = {"n": pl.FacilityKind("n", "population", threshold_min=10, speed_kmh=3.6)}  # 60 m/min
 
@@ -82,46 +79,13 @@ def test_coverage_grows_with_threshold_and_with_facilities(make_population, seed
     assert (cov2.summary()["covered"].to_numpy() >= cov.summary()["covered"].to_numpy() - 1e-9).all()
 
 
-def _networkx_minutes(population, facilities, kind, speed_kmh, limit_min):
-    """Independent reference: osmnx graph + networkx Dijkstra per facility + KD-tree snapping."""
-    import osmnx as ox
-
-    g = ox.project_graph(osmnx_tiny_graph(), to_crs=UTM)
-    und = nx.Graph()
-    for a, b, d in g.edges(data=True):
-        if a == b or not is_walkable({k: str(v) for k, v in d.items()}):
-            continue
-        if not und.has_edge(a, b) or und[a][b]["length"] > d["length"]:
-            und.add_edge(a, b, length=d["length"])
-    comps = sorted(nx.connected_components(und), key=len, reverse=True)
-    n_total = und.number_of_nodes()
-    usable = [n for c in comps if len(c) >= max(1.0, 0.01 * n_total) or c is comps[0] for n in c]
-    xy = np.array([[g.nodes[n]["x"], g.nodes[n]["y"]] for n in usable])
-    tree = cKDTree(xy)
-    m_per_min = speed_kmh * 1000 / 60
-    fxy = np.column_stack([facilities.geometry.x, facilities.geometry.y])
-    f_acc, f_pos = tree.query(fxy)
-    cxy = np.column_stack(
-        [population.geometry.representative_point().x, population.geometry.representative_point().y]
-    )
-    c_acc, c_pos = tree.query(cxy)
-    best = np.full(len(cxy), np.inf)
-    for acc, pos in zip(f_acc, f_pos, strict=True):
-        lengths = nx.single_source_dijkstra_path_length(und, usable[pos], weight="length")
-        d = np.array([lengths.get(usable[p], np.inf) for p in c_pos])
-        best = np.minimum(best, acc + d + c_acc)
-    minutes = best / m_per_min
-    minutes[minutes > limit_min] = np.inf
-    return minutes
-
-
 @pytest.mark.parametrize(("kind", "speed"), [("nursery", 4.5), ("eldercare", 3.6)])
 def test_minutes_agree_with_networkx_on_real_fixture(tiny_population, tiny_facilities, kind, speed):
     net = pl.WalkNetwork.from_osm_file(TINY / "network.osm.bz2", crs=UTM, max_edge_m=None, use_cache=False)
     kinds = {kind: pl.FacilityKind(kind, "population", speed_kmh=speed)}
     fac = tiny_facilities[tiny_facilities["kind"] == kind].to_crs(UTM)
     cov = pl.compute_coverage(net, tiny_population, fac, kinds=kinds, thresholds_min=(5, 10, 15))
-    expected = _networkx_minutes(tiny_population, fac, kind, speed, 15.0)
+    expected = networkx_minutes(osmnx_tiny_graph(), tiny_population, fac, speed_kmh=speed, limit_min=15.0)
     got = cov.minutes[kind].to_numpy()
     assert np.array_equal(np.isinf(got), np.isinf(expected))
     finite = np.isfinite(got)

@@ -22,12 +22,12 @@ from _osm import CRS, HERE, bounds_polygon, read_ways
 
 sys.path.insert(0, str(HERE.parents[1]))  # the repository root, for planner
 import planner
-from planner.inputs import read_facilities
+from planner.io.facilities import read_facilities
 
 CSV = HERE / "facilities_amap_gcj02_gbk.csv"
 KIND_MAP = {
     "养老服务驿站": "eldercare",
-    "日间照料中心": "eldercare",
+    "日间照料中心": "daycare",
     "托育机构": "nursery",
     "老年助餐点": "meal_site",
     "儿童之家": "childrens_home",

@@ -56,7 +56,7 @@ PLOT_RATIO = {  # way id: (plot ratio, reason), all assumptions
 
 CENSUS = HERE / "haidian_census_2020.csv"
 CENSUS_CODE = 110108  # 海淀区
-OUTSIDE = "（范围外）"  # community/street of a cell whose centre is in no unit (README: Units)
+OUTSIDE = None  # community/street of a cell whose centre is in no unit: empty, so it counts in no unit (README: Units)
 LAYER = "population"
 DESCRIPTION = (
     "模拟人口 / MODELLED residential population, not census data: OSM 2017 residential "
@@ -216,7 +216,7 @@ def main() -> None:
     centres = gpd.GeoDataFrame(geometry=grid.geometry.centroid, crs=CRS)
     hit = gpd.sjoin(centres, units[["community", "street", "geometry"]], how="left", predicate="within")
     hit = hit[~hit.index.duplicated()]
-    for col in ("community", "street"):  # OUTSIDE = None would leave them empty instead
+    for col in ("community", "street"):
         grid[col] = hit[col].where(hit[col].notna(), OUTSIDE).to_numpy()
     grid = grid[
         [

@@ -66,7 +66,7 @@ class Steps:
         if enabled and sys.stderr.isatty():
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, unit="step", leave=False)
+            self.bar = tqdm(total=total, unit="step", leave=False, delay=1.0)
 
     def step(self, text: str) -> None:
         """Start the next step."""

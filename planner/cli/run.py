@@ -9,6 +9,7 @@ from typing import Any
 from planner.cli.common import add_study_arguments, quiet, study_from_args, wrote
 from planner.cli.format import format_districts, format_result, format_summary, format_targets
 from planner.cli.tiles import add_tile_arguments, run_tiled
+from planner.io.datums import DATUM_NAMES
 from planner.io.write import RunFolder
 from planner.pipeline import StudyResult, run_study, write_study_result
 
@@ -69,6 +70,10 @@ def print_result(result: StudyResult) -> None:
     print(f"{study.name}: share of each kind's target population within walking time")
     print(f"network {result.network.n_nodes:,} nodes; {len(result.inputs.population):,} cells; "
           f"snap limit {study.max_snap_m:g} m; age groups: {cov.params['age_source']}")  # fmt: skip
+    shift = result.inputs.facilities.attrs.get("datum_shift")
+    if shift:
+        print(f"facilities: {shift['points']:,} points converted from {DATUM_NAMES.get(shift['from'], shift['from'])} to WGS-84; "
+              f"moved {shift['mean_m']:,.0f} m on average (at most {shift['max_m']:,.0f} m)")  # fmt: skip
     print(format_summary(cov.summary()))
     if result.districts is not None:
         print("\nper district: share within each kind's threshold (facilities in the district)")

@@ -11,6 +11,8 @@ from numpy.typing import ArrayLike
 logger = logging.getLogger(__name__)
 
 COORD_SYSTEMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
+#: How each datum is written for people.
+DATUM_NAMES = {"wgs84": "WGS-84", "cgcs2000": "CGCS2000", "gcj02": "GCJ-02", "bd09": "BD-09"}
 
 # GCJ-02 is defined on the Krasovsky 1940 ellipsoid.
 _GCJ_A = 6378245.0

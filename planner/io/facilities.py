@@ -122,25 +122,7 @@ def read_facilities(
         gdf.index = pd.Index([f"{Path(path).stem}-{i}" for i in range(len(gdf))], name=FACILITY_ID)
     check_unique_index(gdf, "facilities", source=src)
 
-    kinds = gdf[kind_column]
-    if kind_map is not None:
-        mapped = kinds.map(dict(kind_map))
-        left = kinds[mapped.isna()]
-        if len(left):
-            counts = left.fillna("<empty>").value_counts().to_dict()
-            logger.info("facilities %s: %d rows with no kind mapping left out: %s",
-                        src, len(left), counts)  # fmt: skip
-        gdf = gdf.loc[mapped.notna()].copy()
-        gdf[KIND] = mapped[mapped.notna()].astype(str)
-    else:
-        missing = gdf.index[kinds.isna() | (kinds.astype(str).str.strip() == "")]
-        if len(missing):
-            msg = f"facilities ({src}) column {kind_column!r} is empty in rows {row_list(missing)}."
-            raise InputError(msg)
-        gdf[KIND] = kinds.astype(str).str.strip()
-    if len(gdf) == 0:
-        msg = f"facilities ({src}): no row maps to a facility kind; check kind_map {dict(kind_map or {})}."
-        raise InputError(msg)
+    gdf = _with_kinds(gdf, kind_column, kind_map, src)
 
     gdf[NAME] = gdf[name_column].fillna("").astype(str) if name_column in gdf.columns else ""
     if capacity_column is not None and capacity_column in gdf.columns:
@@ -166,9 +148,38 @@ def read_facilities(
         logger.info("facilities %s: %d polygons/lines reduced to a point on their surface",
                     src, int(not_point.sum()))  # fmt: skip
         gdf.loc[not_point, "geometry"] = shapely.point_on_surface(geoms[not_point])
+    shift = gdf.attrs.get("datum_shift")
     if merge_within_m:
         gdf = merge_duplicate_facilities(gdf, within_m=merge_within_m)
     gdf.attrs["source"] = src
+    if shift:  # how far the datum conversion moved the points: the run says so
+        gdf.attrs["datum_shift"] = shift
+    return gdf
+
+
+def _with_kinds(
+    gdf: gpd.GeoDataFrame, kind_column: str, kind_map: Mapping[str, str] | None, src: str
+) -> gpd.GeoDataFrame:
+    """The rows that map to a kind, with the ``kind`` column (unmapped rows logged and left out)."""
+    kinds = gdf[kind_column]
+    if kind_map is not None:
+        mapped = kinds.map(dict(kind_map))
+        left = kinds[mapped.isna()]
+        if len(left):
+            counts = left.fillna("<empty>").value_counts().to_dict()
+            logger.info("facilities %s: %d rows with no kind mapping left out: %s",
+                        src, len(left), counts)  # fmt: skip
+        gdf = gdf.loc[mapped.notna()].copy()
+        gdf[KIND] = mapped[mapped.notna()].astype(str)
+    else:
+        missing = gdf.index[kinds.isna() | (kinds.astype(str).str.strip() == "")]
+        if len(missing):
+            msg = f"facilities ({src}) column {kind_column!r} is empty in rows {row_list(missing)}."
+            raise InputError(msg)
+        gdf[KIND] = kinds.astype(str).str.strip()
+    if len(gdf) == 0:
+        msg = f"facilities ({src}): no row maps to a facility kind; check kind_map {dict(kind_map or {})}."
+        raise InputError(msg)
     return gdf
 
 

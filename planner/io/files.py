@@ -118,9 +118,17 @@ def _read_vector(
     path: Path, what: str, *, layer: str | None, encoding: str | None, **_: Any
 ) -> gpd.GeoDataFrame:
     kw: dict[str, Any] = {"layer": layer} if layer else {}
-    if encoding:
+    if encoding and path.suffix.lower() in _OWN_ENCODING:
+        logger.info(
+            "%s file %s is UTF-8 by its format; encoding %r is for CSV and shapefiles", what, path, encoding
+        )
+    elif encoding:
         kw["encoding"] = encoding
     return gpd.read_file(path, **kw)
+
+
+# Formats whose text is UTF-8 by definition: an encoding given for the study's CSVs does not apply.
+_OWN_ENCODING = frozenset({".gpkg", ".geojson", ".json", ".fgb"})
 
 
 def _read_parquet(path: Path, what: str, **_: Any) -> gpd.GeoDataFrame:
@@ -236,6 +244,11 @@ def _convert_to_wgs84(gdf: gpd.GeoDataFrame, datum: str, what: str, path: Path) 
         float(shift[moved].mean()) if moved.any() else 0.0,
         float(shift[moved].max()) if moved.any() else 0.0, outside,
     )  # fmt: skip
+    out.attrs["datum_shift"] = {
+        "from": datum, "points": len(xy), "moved": int(moved.sum()),
+        "mean_m": round(float(shift[moved].mean()), 1) if moved.any() else 0.0,
+        "max_m": round(float(shift[moved].max()), 1) if moved.any() else 0.0,
+    }  # fmt: skip
     return out
 
 
@@ -323,6 +336,40 @@ def _is_utf8_text(raw: bytes) -> bool:
     return any(ord(c) > 127 for c in text)
 
 
+_FIX = "; give its real encoding (encoding=..., CLI: --encoding), e.g. 'utf-8' or 'gbk'."
+
+
+def _first_line(text: str) -> str:
+    line = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    return line if len(line) <= 60 else line[:57] + "..."
+
+
+def _gbk_hint(raw: bytes, encoding: str) -> str:
+    """``: it is GBK ...`` when the bytes are Chinese text in GBK, which ``encoding`` would garble."""
+    if codecs.lookup(encoding).name in _GBK_CODECS:
+        return ""
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return ""
+    if not re.search(r"[\u4e00-\u9fff]", text):
+        return ""
+    garbled = _first_line(raw.decode(encoding, errors="replace"))
+    return (
+        f": it is Chinese text in GBK — line 1 reads {_first_line(text)!r} as GBK but {garbled!r} "
+        f"(mojibake) as {encoding}. Set encoding = 'gbk' (CLI: --encoding gbk), or leave it out."
+    )
+
+
+def _check_header_decoded(text: str, raw: bytes, what: str, path: Path, encoding: str) -> None:
+    """Refuse a header that the given encoding turned into mojibake (e.g. GBK read as Latin-1)."""
+    header = _first_line(text)
+    if _looks_mojibake(header):
+        hint = _gbk_hint(raw, encoding) or f": line 1 reads {header!r}{_FIX}"
+        msg = f"{what} file {path} looks mis-decoded (mojibake) as {encoding}{hint}"
+        raise InputError(msg)
+
+
 def _decode_table(path: Path, what: str, encoding: str | None) -> tuple[str, str]:
     """Text of a CSV and the encoding used: the given one, else UTF-8, else GBK (GB18030)."""
     raw = path.read_bytes()
@@ -340,17 +387,15 @@ def _decode_table(path: Path, what: str, encoding: str | None) -> tuple[str, str
         raise InputError(msg)
     if encoding:
         try:
-            return raw.decode(encoding), encoding
-        except LookupError as exc:
-            msg = f"{what} file {path}: unknown encoding {encoding!r}; use e.g. 'utf-8' or 'gbk'."
-            raise InputError(msg) from exc
+            text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
             msg = (
-                f"{what} file {path} is not valid {encoding} (line {line}); "
-                "give its real encoding (encoding=..., CLI: --encoding), e.g. 'utf-8' or 'gbk'."
+                f"{what} file {path} is not valid {encoding} (line {line}){_gbk_hint(raw, encoding) or _FIX}"
             )
             raise InputError(msg) from exc
+        _check_header_decoded(text, raw, what, path, encoding)
+        return text, encoding
     try:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:

@@ -76,7 +76,7 @@ def run_tiles(
     if progress and tiles:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(tiles), desc="tiles", unit="tile", leave=False, disable=None)
+        bar = tqdm(total=len(tiles), desc="tiles", unit="tile", leave=False, disable=None, delay=1.0)
     try:
         if scheduler in (None, "serial"):
             for tile in tiles:
