@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputError
+from planner.i18n import what_zh
 
 #: More people than this in one row (cell, building, district) is a broken value, not a count.
 MAX_PEOPLE_PER_ROW = 1e8
@@ -32,7 +33,8 @@ def check_columns(df: pd.DataFrame, columns: Sequence[str], name: str, *, source
     if missing:
         have = [c for c in df.columns if c != "geometry"]
         msg = f"{name}{_where(source)} is missing column(s) {missing}; it has {have}."
-        raise InputError(msg)
+        zh = f"{what_zh(name)}数据{_where(source)}缺少列 {missing}；现有列 {have}。"
+        raise InputError(msg, zh=zh)
 
 
 def check_unique_index(df: pd.DataFrame, name: str, *, source: str | None = None) -> None:

@@ -25,7 +25,7 @@ from planner.access import Access, compute_access
 from planner.coverage import Coverage, compute_coverage
 from planner.errors import InputError
 from planner.io import datums
-from planner.io.write import RunFolder, write_layer, write_table
+from planner.io.write import RunFolder, write_layer
 from planner.network import WalkNetwork
 from planner.population import Projection
 from planner.siting.candidates import read_candidates
@@ -141,11 +141,12 @@ def load_inputs(
 
 #: Where each datum's coordinates come from, for the hint.
 _DATUM_SOURCES = {"gcj02": "Amap (高德) or Tencent", "bd09": "Baidu (百度)", "wgs84": "GPS or OpenStreetMap"}
-_DATUM_NAMES = {"wgs84": "WGS-84", "cgcs2000": "CGCS2000", "gcj02": "GCJ-02", "bd09": "BD-09"}
+_DATUM_SOURCES_ZH = {"gcj02": "高德或腾讯地图", "bd09": "百度地图", "wgs84": "GPS 或 OpenStreetMap"}
+_DATUM_NAMES = datums.DATUM_NAMES
 
 
 def datum_hint(
-    network: WalkNetwork, facilities: gpd.GeoDataFrame, *, declared: str | None = None
+    network: WalkNetwork, facilities: gpd.GeoDataFrame, *, declared: str | None = None, lang: str = "en"
 ) -> str | None:
     """A warning when facilities in China snap much closer to the streets read in another datum.
 
@@ -161,6 +162,8 @@ def datum_hint(
         As read (their ``attrs["coord_system"]`` is the declared datum, default WGS-84).
     declared
         The declared datum, if not in the attrs.
+    lang
+        ``"en"`` or ``"zh"``: the language of the text.
 
     Returns
     -------
@@ -184,6 +187,12 @@ def datum_hint(
     if not (medians[best] < 0.5 * current and current - medians[best] > 15.0):
         return None
     src = facilities.attrs.get("source", "facilities")
+    if lang == "zh":
+        return (
+            f"设施（{src}）：按 {_DATUM_NAMES[declared]} 读取时，到道路的距离中位数为 {current:,.0f} 米；"
+            f"按 {_DATUM_NAMES[best]} 读取则为 {medians[best]:,.0f} 米。若清单来自{_DATUM_SOURCES_ZH[best]}，"
+            f'请声明 coord_system = "{best}"（study.toml 的 [facilities]；命令行 --facilities-coord-system {best}）。'
+        )
     return (
         f"facilities ({src}): read as {_DATUM_NAMES[declared]}, their median distance to a street is {current:,.0f} m; "
         f"read as {_DATUM_NAMES[best]} it would be {medians[best]:,.0f} m. If the list comes from {_DATUM_SOURCES[best]}, "
@@ -262,7 +271,7 @@ def run_study(
     timings: dict[str, float] = {}
     with _step(timings, "read"):
         inputs = inputs or load_inputs(study, use_cache=use_cache)
-    hint = datum_hint(inputs.network, inputs.facilities)
+    hint = datum_hint(inputs.network, inputs.facilities, lang=study.lang)
     if hint:
         warnings.warn(hint, UserWarning, stacklevel=2)
     thresholds = set(study.thresholds_min)
@@ -405,13 +414,28 @@ def write_study_result(result: StudyResult, out: str | os.PathLike[str], *, cell
     list of pathlib.Path
         The files written, ``run.toml`` last.
     """
-    with RunFolder(out) as run:
+    with RunFolder(out, lang=result.study.lang, kind_labels=kind_labels(result.study)) as run:
         write_coverage(result, run, cells=cells)
         if result.siting is not None:
             write_siting(result.siting, run)
         write_targets(result, run)
         run.finish(run_record(result, Path(out)))
     return run.written
+
+
+def kind_labels(study: StudyArea) -> dict[str, str]:
+    """Kind → its Chinese label (the kind's name where it has none), for Chinese tables.
+
+    Parameters
+    ----------
+    study
+        The study.
+
+    Returns
+    -------
+    dict
+    """
+    return {name: kind.label_zh or name for name, kind in study.kinds.items()}
 
 
 def write_coverage(result: StudyResult, run: RunFolder, *, cells: bool = True) -> None:
@@ -427,9 +451,9 @@ def write_coverage(result: StudyResult, run: RunFolder, *, cells: bool = True) -
         Write the per-cell layer.
     """
     cov = result.coverage
-    write_table(cov.summary(), run.path("summary.csv"))
+    run.table(cov.summary(), "summary.csv")
     if result.districts is not None:
-        write_table(cov.summary(by="district"), run.path("summary_by_district.csv"))
+        run.table(cov.summary(by="district"), "summary_by_district.csv")
     if cells:
         write_layer(cov.to_geodataframe().reset_index(), run.path("cells.gpkg"), layer="cells")
 
@@ -446,11 +470,11 @@ def write_targets(result: StudyResult, run: RunFolder) -> None:
     """
     if result.targets is None:
         return
-    write_table(result.targets.table, run.path("targets.csv"))
-    write_table(result.targets.blank_zones, run.path("blank_zones.csv"))
+    run.table(result.targets.table, "targets.csv")
+    run.table(result.targets.blank_zones, "blank_zones.csv")
     if result.access is not None:
-        write_table(result.access.split(by=result.targets.params.get("by")), run.path("access_split.csv"))
-        write_table(result.access.facilities.reset_index(), run.path("access_facilities.csv"))
+        run.table(result.access.split(by=result.targets.params.get("by")), "access_split.csv")
+        run.table(result.access.facilities.reset_index(), "access_facilities.csv")
 
 
 def write_siting(result: SitingResult, run: RunFolder) -> None:
@@ -468,9 +492,9 @@ def write_siting(result: SitingResult, run: RunFolder) -> None:
         write_layer(sites, run.path("sites.gpkg"), layer="sites")
     else:
         logger.warning("no new site to write as a layer (%s)", result.status)
-    write_table(pd.DataFrame(sites.drop(columns=sites.geometry.name)), run.path("sites.csv"))
-    write_table(result.summary(), run.path("siting_summary.csv"))
-    write_table(result.coverage_after, run.path("siting_by_district.csv"))
+    run.table(pd.DataFrame(sites.drop(columns=sites.geometry.name)), "sites.csv")
+    run.table(result.summary(), "siting_summary.csv")
+    run.table(result.coverage_after, "siting_by_district.csv")
 
 
 def study_record(study: StudyArea, out: Path) -> dict[str, Any]:

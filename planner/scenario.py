@@ -26,6 +26,7 @@ import shapely
 from planner._validate import row_list
 from planner.coverage import Coverage, cells_on_network, compute_coverage
 from planner.errors import InputError
+from planner.i18n import english_columns
 from planner.io.facilities import read_facilities
 from planner.io.files import read_any
 from planner.kinds import ALL, CAPACITY, DISTRICT, FACILITY_ID, KIND, NAME
@@ -110,7 +111,7 @@ def read_added(
     if not files:
         msg = "no file of facilities to add was given."
         raise InputError(msg)
-    parts = [_read_one_added(Path(p), kinds=set(kinds), crs=crs, **reader_options) for p in files]
+    parts = [_read_one_added(Path(p), kinds=kinds, crs=crs, **reader_options) for p in files]
     out = pd.concat(parts)
     if out.index.has_duplicates:
         dup = out.index[out.index.duplicated()].unique()
@@ -119,11 +120,13 @@ def read_added(
     return gpd.GeoDataFrame(out, geometry="geometry", crs=parts[0].crs)
 
 
-def _read_one_added(path: Path, *, kinds: set[str], crs: Any, **options: Any) -> gpd.GeoDataFrame:
+def _read_one_added(path: Path, *, kinds: Iterable[str], crs: Any, **options: Any) -> gpd.GeoDataFrame:
     what = f"facilities to add ({path})"
     raw = read_any(path, "facilities to add", assume_crs=crs, **_any_options(options))
-    if set(raw.columns) >= _SITES_COLUMNS:
-        gdf = _sites_output(raw, path, crs)
+    english = dict(zip(raw.columns, english_columns(raw.columns), strict=True))
+    if set(english.values()) >= _SITES_COLUMNS:  # a sites table of planner (Chinese headers too)
+        gdf = _sites_output(raw.rename(columns=english), path, crs)
+        gdf[KIND] = gdf[KIND].map(_kind_names(kinds)).fillna(gdf[KIND])
     else:
         gdf = read_facilities(path, merge_within_m=None, **options).to_crs(crs)
     unknown = ~gdf[KIND].isin(sorted(kinds))
@@ -138,6 +141,13 @@ def _read_one_added(path: Path, *, kinds: set[str], crs: Any, **options: Any) ->
     gdf = _check_time(gdf, what)
     gdf["source"] = path.name
     return gdf
+
+
+def _kind_names(kinds: Any) -> dict[str, str]:
+    """Label → kind name, for tables written in Chinese (``养老服务设施`` → ``eldercare``)."""
+    if not isinstance(kinds, Mapping):
+        return {}
+    return {label: name for name, k in kinds.items() for label in (getattr(k, "label_zh", ""), name) if label}
 
 
 def _any_options(options: Mapping[str, Any]) -> dict[str, Any]:

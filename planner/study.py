@@ -401,7 +401,7 @@ class _StudyFile:
     def __init__(self, path: Path) -> None:
         if not path.exists():
             msg = f"study file {path} does not exist."
-            raise InputError(msg)
+            raise InputError(msg, zh=f"研究设置文件 {path} 不存在。")
         self.path = path
         try:
             self.text = path.read_text(encoding="utf-8-sig")  # a BOM from Windows editors is fine

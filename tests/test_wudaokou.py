@@ -18,6 +18,7 @@ from conftest import REPO, networkx_minutes, osmnx_graph
 
 import planner as pl
 from planner.cli import main
+from planner.i18n import display_width, english_columns
 from planner.io import datums
 from planner.pipeline import datum_hint
 
@@ -39,7 +40,9 @@ def graph():
 @pytest.fixture(scope="module")
 def plain_network() -> pl.WalkNetwork:
     """The streets as OSM draws them (no split segments), for an exact reference."""
-    return pl.WalkNetwork.from_osm_file(WDK / "wudaokou_2017.osm.bz2", crs=CRS, max_edge_m=None, use_cache=False)
+    return pl.WalkNetwork.from_osm_file(
+        WDK / "wudaokou_2017.osm.bz2", crs=CRS, max_edge_m=None, use_cache=False
+    )
 
 
 def read_as(study: pl.StudyArea, coord_system: str) -> gpd.GeoDataFrame:
@@ -104,7 +107,9 @@ def test_bd09_file_declared_gcj02_gives_a_hint(study, plain_network, tmp_path):
     wgs = read_as(study, "gcj02").to_crs(4326)
     lon, lat = datums.wgs84_to_bd09(wgs.geometry.x.to_numpy(), wgs.geometry.y.to_numpy())
     path = tmp_path / "baidu.csv"
-    pd.DataFrame({"名称": wgs["name"], "类型": wgs["kind"], "经度": lon, "纬度": lat}).to_csv(path, index=False)
+    pd.DataFrame({"名称": wgs["name"], "类型": wgs["kind"], "经度": lon, "纬度": lat}).to_csv(
+        path, index=False
+    )
     fac = pl.read_facilities(path, kind_column="类型", coord_system="gcj02", merge_within_m=None)
     hint = datum_hint(plain_network, fac)
     assert hint is not None
@@ -117,7 +122,9 @@ def test_eldercare_minutes_agree_with_networkx(study, graph, plain_network):
     kind = study.kinds["eldercare"]
     fac = fac[fac["kind"] == "eldercare"]
     cov = pl.compute_coverage(plain_network, pop, fac, kinds={"eldercare": kind}, thresholds_min=(15,))
-    expected = networkx_minutes(graph, pop.to_crs(CRS), fac, speed_kmh=kind.speed_kmh, limit_min=15.0, crs=CRS)
+    expected = networkx_minutes(
+        graph, pop.to_crs(CRS), fac, speed_kmh=kind.speed_kmh, limit_min=15.0, crs=CRS
+    )
     got = cov.minutes["eldercare"].to_numpy()
     assert np.array_equal(np.isinf(got), np.isinf(expected))
     assert np.isfinite(got).sum() > 50
@@ -157,9 +164,55 @@ def test_the_gbk_list_read_with_another_encoding_is_named_mojibake(study, encodi
     with pytest.raises(pl.InputError, match=r"GBK.*编号,名称,类型.*mojibake") as err:
         pl.read_facilities(study.facilities_path, **options)
     assert "facilities_amap_gcj02_gbk.csv" in str(err.value)
-    # the command line: one line, nothing written
+    # the command line: one line, nothing written; in the study's language (zh), or --lang en
     out = tmp_path / "out"
-    code = main(["run", str(STUDY), "--out", str(out), "--encoding", encoding])
-    assert code == 2
+    assert main(["run", str(STUDY), "--out", str(out), "--encoding", encoding]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("planner: 错误: 设施文件")
+    assert "乱码" in err
+    assert "facilities_amap_gcj02_gbk.csv" in err
+    assert main(["run", str(STUDY), "--out", str(out), "--encoding", encoding, "--lang", "en"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("planner: error: facilities file")
+    assert "mojibake" in err
     assert not out.exists()
-    assert "mojibake" in capsys.readouterr().err
+
+
+def test_chinese_run_tables_and_files(tmp_path, capsys):
+    """lang = "zh": Chinese tables (aligned), Chinese CSV headers that map back to planner's names."""
+    zh, en = tmp_path / "zh", tmp_path / "en"
+    assert main(["run", str(STUDY), "--out", str(zh)]) == 0
+    text = capsys.readouterr().out
+    assert main(["run", str(STUDY), "--out", str(en), "--lang", "en"]) == 0
+    capsys.readouterr()
+    assert "各类设施服务对象的步行可达比例" in text
+    assert "已写出" in text
+    # the coverage table: Chinese labels, every row as wide as the header (columns aligned)
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("设施类型"))
+    table = lines[start : start + 6]
+    assert [ln.split()[0] for ln in table[1:]] == [
+        "养老服务驿站",
+        "日间照料中心",
+        "托育机构",
+        "老年助餐点",
+        "儿童之家",
+    ]
+    assert len({display_width(ln) for ln in table}) == 1
+    for words in ("一刻钟居家养老服务圈", "尚需", "张床位"):
+        assert words in text
+    for name in ("summary.csv", "sites.csv", "targets.csv", "siting_summary.csv", "blank_zones.csv"):
+        zh_table = pd.read_csv(zh / name, encoding="utf-8-sig")
+        en_table = pd.read_csv(en / name, encoding="utf-8-sig")
+        assert all(re.search(r"[\u4e00-\u9fff]", c) for c in zh_table.columns), name
+        assert english_columns(zh_table.columns) == list(en_table.columns), name
+        numbers = en_table.select_dtypes("number").columns.drop("seconds", errors="ignore")  # solver time
+        renamed = zh_table.set_axis(english_columns(zh_table.columns), axis=1)
+        pd.testing.assert_frame_equal(renamed[numbers], en_table[numbers], check_dtype=False)
+    # a Chinese sites.csv reads back as the same sites
+    study = pl.StudyArea.from_toml(STUDY)
+    a = pl.read_added(zh / "sites.csv", kinds=study.kinds, crs=CRS)
+    b = pl.read_added(en / "sites.csv", kinds=study.kinds, crs=CRS)
+    assert list(a["kind"]) == list(b["kind"]) == ["eldercare", "eldercare"]
+    assert shapely.equals_exact(a.geometry.to_numpy(), b.geometry.to_numpy(), tolerance=0).all()

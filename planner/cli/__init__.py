@@ -11,13 +11,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from planner.cli import compare, demand, run, site, targets
 from planner.cli import map as map_command
+from planner.cli.common import cli_lang
 from planner.errors import PlannerError
+from planner.i18n import word
 
 #: The subcommand modules, each with ``register(subparsers)``: a new command is one entry here.
 COMMANDS = (run, site, compare, targets, map_command, demand)
@@ -44,6 +47,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _PlainWarnings(logging.Filter):
+    """A warning as one line of text (no file, line number and source line), in the user's language."""
+
+    _WARNING = re.compile(r"^.*?:\d+: \w+: (.*?)\n.*$", re.S)
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.lang = lang
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "py.warnings":
+            match = self._WARNING.match(record.getMessage())
+            if match:
+                record.msg, record.args = match.group(1), None
+            record.name = "planner"
+        if self.lang == "zh":
+            record.levelname = {"WARNING": "警告", "ERROR": "错误"}.get(record.levelname, record.levelname)
+        return True
+
+
 def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.WARNING
     if args.quiet:
@@ -54,6 +77,8 @@ def _configure_logging(args: argparse.Namespace) -> None:
         level = logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
     logging.captureWarnings(True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_PlainWarnings(cli_lang(args)))
     if level > logging.INFO:  # Dask logs each worker's start and stop at INFO; read when it loads
         os.environ.setdefault(
             "DASK_LOGGING__DISTRIBUTED", logging.getLevelName(max(level, logging.WARNING)).lower()
@@ -71,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except PlannerError as exc:
-        print(f"planner: error: {exc}", file=sys.stderr)
+        lang = cli_lang(args)
+        print(f"planner: {word('error', lang)}: {exc.text(lang)}", file=sys.stderr)
         return 2
     except OSError as exc:  # permissions, a full disk, a missing folder: the machine, not planner
         where = f" {exc.filename}" if exc.filename else ""

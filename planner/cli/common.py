@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from planner.errors import PlannerError
+from planner.i18n import word
 from planner.kinds import MAX_MINUTES
 from planner.study import StudyArea
 
@@ -155,6 +157,7 @@ def study_from_args(args: argparse.Namespace) -> StudyArea:
         changes["age_source"] = "--age-shares"
     changes["facilities_options"], changes["population_options"] = _reader_options(args, study, changes)
     study = study.override(**changes)
+    args.lang_used = study.lang  # the language of this command's messages
     if getattr(args, "kinds", None):
         study = study.select_kinds([k.strip() for k in args.kinds.split(",") if k.strip()])
     if getattr(args, "speed_kmh", None) is not None:
@@ -202,4 +205,21 @@ def echo(args: argparse.Namespace, text: str) -> None:
 
 def wrote(args: argparse.Namespace, paths: list[Path]) -> None:
     """Print the files written, unless ``-q``."""
-    echo(args, "wrote " + ", ".join(str(p) for p in paths))
+    echo(args, word("wrote", cli_lang(args)) + " " + ", ".join(str(p) for p in paths))
+
+
+def cli_lang(args: argparse.Namespace) -> str:
+    """The language of the command's messages: ``--lang``, else the study's ``lang``, else English.
+
+    The study file is peeked at (its ``lang`` only) when the study itself could not be read, so
+    that an error in a Chinese study is reported in Chinese.
+    """
+    lang = getattr(args, "lang", None) or getattr(args, "lang_used", None)
+    if lang:
+        return str(lang)
+    path = getattr(args, "study", None)
+    try:
+        peeked = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("lang") if path else None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        peeked = None
+    return peeked if peeked in ("en", "zh") else "en"

@@ -12,8 +12,8 @@ from planner.cli.common import add_study_arguments, quiet, study_from_args, wrot
 from planner.cli.format import format_comparison
 from planner.errors import InputError
 from planner.io.population import read_population
-from planner.io.write import RunFolder, write_layer, write_table
-from planner.pipeline import run_record, run_study
+from planner.io.write import RunFolder, write_layer
+from planner.pipeline import kind_labels, run_record, run_study
 from planner.scenario import Comparison, Scenario, compare, read_added, read_removed
 
 
@@ -67,7 +67,9 @@ def run_compare_command(args: argparse.Namespace) -> int:
     study = study_from_args(args)
     if args.targets is not None:
         study = study.override(targets={"path": args.targets})
-    run = RunFolder(args.out)  # refuse a bad output folder before computing anything
+    run = RunFolder(
+        args.out, lang=study.lang, kind_labels=kind_labels(study)
+    )  # refuse a bad output folder before computing anything
     before = run_study(study, siting=False, use_cache=not args.no_cache, progress=not quiet(args))
     scenario = scenario_from_args(args, before)
     comparison = compare(before, scenario, progress=not quiet(args))
@@ -101,18 +103,18 @@ def scenario_from_args(args: argparse.Namespace, before: Any) -> Scenario:
 def write_comparison(comparison: Comparison, run: RunFolder) -> None:
     """``compare.csv``, ``compare_by_district.csv``, ``compare_targets.csv``, ``trajectory.csv``,
     ``sites_added.csv``/``.gpkg`` and ``cells_changed.gpkg``."""
-    write_table(comparison.table, run.path("compare.csv"))
+    run.table(comparison.table, "compare.csv")
     if comparison.by_district is not None:
-        write_table(comparison.by_district, run.path("compare_by_district.csv"))
+        run.table(comparison.by_district, "compare_by_district.csv")
     if comparison.targets is not None:
-        write_table(comparison.targets, run.path("compare_targets.csv"))
+        run.table(comparison.targets, "compare_targets.csv")
     if comparison.trajectory is not None:
-        write_table(comparison.trajectory, run.path("trajectory.csv"))
+        run.table(comparison.trajectory, "trajectory.csv")
     if comparison.trajectory_targets is not None:
-        write_table(comparison.trajectory_targets, run.path("trajectory_targets.csv"))
+        run.table(comparison.trajectory_targets, "trajectory_targets.csv")
     sites = comparison.sites
     if len(sites):
-        write_table(pd.DataFrame(sites.drop(columns="geometry")), run.path("sites_added.csv"))
+        run.table(pd.DataFrame(sites.drop(columns="geometry")), "sites_added.csv")
         write_layer(sites, run.path("sites_added.gpkg"), layer="sites")
     changed = pd.concat([comparison.newly_covered().assign(change="newly covered"),
                          comparison.newly_lost().assign(change="newly lost")])  # fmt: skip

@@ -4,51 +4,95 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from planner.coverage import Coverage
+from planner.i18n import count_text, indicator_name, target_label, value_text, word
+from planner.kinds import DEFAULT_KINDS, FacilityKind
 from planner.siting.problem import SitingProblem
 from planner.siting.result import SitingResult
 
 
-def format_summary(summary: pd.DataFrame) -> str:
-    """Shares per kind (rows) and threshold (columns), with people counts, for the terminal."""
-    rows = []
+def format_summary(
+    summary: pd.DataFrame, *, lang: str = "en", kinds: Mapping[str, FacilityKind] | None = None
+) -> str:
+    """Shares per kind (rows) and threshold (columns), with people counts, for the terminal.
+
+    Parameters
+    ----------
+    summary
+        :meth:`Coverage.summary`.
+    lang
+        ``"en"`` or ``"zh"`` (Chinese headers, kind labels and target groups).
+    kinds
+        The kinds, for their Chinese labels.
+    """
+    rows: list[list[str]] = []
+    header: list[str] = []
     for kind, g in summary.groupby("kind", sort=False):
-        first = g.iloc[0]
-        row: dict[str, Any] = {
-            "kind": kind,
-            "target": first["target_column"],
-            "people": f"{first['total']:,.0f}",
-            "facilities": int(first["facilities"]),
-            "km/h": f"{first['speed_kmh']:g}",
-        }
-        for _, r in g.iterrows():
-            row[f"≤{r['minutes']:g} min"] = f"{100 * r['share']:.1f}%" if pd.notna(r["share"]) else "-"
-        last = g.iloc[-1]
-        row[f"straight ≤{last['minutes']:g}"] = (
-            f"{100 * last['share_straight']:.1f}%" if pd.notna(last["share_straight"]) else "-"
-        )
-        rows.append(row)
-    return pd.DataFrame(rows).to_string(index=False)
+        first, last = g.iloc[0], g.iloc[-1]
+        header = [
+            word("kind", lang), word("target_column", lang), word("people", lang),
+            word("facilities", lang), word("speed", lang),
+            *[word("within", lang, m=f"{m:g}") for m in g["minutes"]],
+            word("straight", lang, m=f"{last['minutes']:g}"),
+        ]  # fmt: skip
+        rows.append([
+            kind_text(str(kind), lang, kinds), target_text(first["target_column"], lang),
+            f"{first['total']:,.0f}", f"{int(first['facilities'])}", f"{first['speed_kmh']:g}",
+            *[_pct(v) for v in g["share"]], _pct(last["share_straight"]),
+        ])  # fmt: skip
+    return _grid(header, rows, right_from=2)
 
 
-def format_districts(coverage: Coverage) -> str:
+def format_districts(coverage: Coverage, *, lang: str = "en") -> str:
     """Districts (rows) × kinds (columns): share within the kind's own threshold, and facility count."""
     by = coverage.summary(by="district")
-    parts = []
+    names: list[str] = []
+    columns = []
     for name, kind in coverage.kinds.items():
         rows = by[(by["kind"] == name) & (by["minutes"] == kind.threshold_min)]
         if rows.empty:  # the kind's threshold is not among the reported ones: use the largest
             rows = by[(by["kind"] == name) & (by["minutes"] == by["minutes"].max())]
-        cell = [
+        cells = dict(zip(rows["district"], [
             f"{100 * s:.0f}% ({n})" if pd.notna(s) else "-"
             for s, n in zip(rows["share"], rows["facilities"], strict=True)
-        ]
-        parts.append(pd.Series(cell, index=rows["district"].to_numpy(), name=name))
-    return pd.concat(parts, axis=1).to_string()
+        ], strict=True))  # fmt: skip
+        names += [d for d in rows["district"] if d not in names]
+        columns.append((kind_text(name, lang, coverage.kinds), cells))
+    body = [[_district(d, lang), *[cells.get(d, "-") for _, cells in columns]] for d in names]
+    return _grid([word("district", lang), *[c for c, _ in columns]], body, right_from=1)
+
+
+def _district(name: str, lang: str) -> str:
+    return word("outside_districts", lang) if name == word("outside_districts", "en") else name
+
+
+def kind_text(kind: str, lang: str, kinds: Mapping[str, FacilityKind] | None = None) -> str:
+    """A kind as people read it: its id in English, its Chinese label in Chinese."""
+    if lang != "zh":
+        return kind
+    k = (kinds or {}).get(kind) or DEFAULT_KINDS.get(kind)
+    return k.label_zh if k is not None and k.label_zh else kind
+
+
+def target_text(column: str, lang: str) -> str:
+    """A target population column: as it is in English, in words in Chinese."""
+    return target_label(column, lang) if lang == "zh" else column
+
+
+def _grid(header: list[str], rows: list[list[str]], *, right_from: int) -> str:
+    """A plain text table, columns aligned by display width (Chinese characters count two)."""
+    table = [header, *rows]
+    widths = [max(_width(r[j]) for r in table) for j in range(len(header))]
+    lines = [
+        "  ".join(_pad(c, w, right=j >= right_from) for j, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in table
+    ]
+    return "\n".join(ln.rstrip() for ln in lines)
 
 
 def format_result(result: SitingResult, problem: SitingProblem) -> str:
@@ -99,15 +143,21 @@ def format_result(result: SitingResult, problem: SitingProblem) -> str:
     return "\n".join(lines)
 
 
-def format_targets(table: pd.DataFrame, *, width: int = 100) -> str:
+def format_targets(
+    table: pd.DataFrame,
+    *,
+    width: int = 100,
+    lang: str = "en",
+    kinds: Mapping[str, FacilityKind] | None = None,
+) -> str:
     """The targets table for the terminal: one block per target, one line per scope.
 
     Each block opens with the target's label (the plan's wording when given) and a line with
     the kind, the indicator, the target (and its year and the plan's baseline); then each
     scope's value now (and in the target year), whether it is met and what is needed. Every
-    value carries its unit (``52.3 %``, ``41.0 beds/1,000``, ``4,670 slots``, ``1 facility``);
-    needed places and facilities are whole numbers. Lines fit ``width`` display columns,
-    Chinese characters counted double.
+    value carries its unit (``52.3 %``, ``41.0 beds/1,000``, ``4,670 slots``, ``1 facility``;
+    in Chinese ``41.0 床位/千人``, ``240 张床位``); needed places and facilities are whole
+    numbers. Lines fit ``width`` display columns, Chinese characters counted double.
 
     Parameters
     ----------
@@ -115,46 +165,67 @@ def format_targets(table: pd.DataFrame, *, width: int = 100) -> str:
         :attr:`~planner.targets.TargetReport.table`.
     width
         Widest line, in terminal columns.
+    lang
+        ``"en"`` or ``"zh"``.
+    kinds
+        The study's kinds, for their Chinese labels.
 
     Returns
     -------
     str
     """
     if table.empty:
-        return "(no targets)"
+        return word("no_targets", lang)
     key = "target_no" if "target_no" in table.columns else "line"
-    blocks = [_target_block(g, width) for _, g in table.groupby(key, sort=False, dropna=False)]
+    blocks = [_target_block(g, width, lang, kinds) for _, g in table.groupby(key, sort=False, dropna=False)]
     return "\n\n".join(blocks)
 
 
-def _target_block(rows: pd.DataFrame, width: int) -> str:
-    first = rows.iloc[0]
+def _target_head(
+    first: pd.Series, width: int, lang: str, kinds: Mapping[str, FacilityKind] | None
+) -> list[str]:
+    """The label, the plan's wording and the line saying what is measured against what."""
     unit = str(first.get("unit", ""))
     year = first.get("year")
-    has_year = pd.notna(year)
     number = first.get("target_no")
     head = f"{int(number):>2}  " if pd.notna(number) else "    "
     lines = [_clip(head + str(first["label"]), width)]
     plan = str(first.get("plan", "") or "")
     if plan and plan != first["label"]:
-        lines.append(_clip(f"    plan: {plan}", width))
+        lines.append(_clip(f"    {word('plan', lang)}{plan}", width))
     what = [
-        str(first["kind"]),
-        str(first["indicator"]) + (f" ({first['basis']})" if first.get("basis") else ""),
+        kind_text(str(first["kind"]), lang, kinds),
+        indicator_name(str(first["indicator"]), lang)
+        + (f" ({first['basis']})" if first.get("basis") else ""),
     ]
     if pd.notna(first.get("minutes")):
-        what.append(f"{first['minutes']:g} min")
-    what.append(f"target {_value(first['target'], unit)}" + (f" by {int(year)}" if has_year else ""))
+        what.append(f"{first['minutes']:g} {word('min', lang)}")
+    by_year = (f"（{int(year)}年）" if lang == "zh" else f" by {int(year)}") if pd.notna(year) else ""
+    what.append(f"{word('target', lang)} {value_text(first['target'], unit, lang)}{by_year}")
     if pd.notna(first.get("baseline")):
-        what.append(f"baseline {_value(first['baseline'], unit)}")
-    lines += _joined(what, width, indent="    ")
-    header = ["scope", "now", *([f"{int(year)}"] if has_year else []), "met", "needed"]
+        what.append(f"{word('baseline', lang)} {value_text(first['baseline'], unit, lang)}")
+    return lines + _joined(what, width, indent="    ")
+
+
+def _target_block(
+    rows: pd.DataFrame, width: int, lang: str = "en", kinds: Mapping[str, FacilityKind] | None = None
+) -> str:
+    first = rows.iloc[0]
+    unit = str(first.get("unit", ""))
+    year = first.get("year")
+    has_year = pd.notna(year)
+    lines = _target_head(first, width, lang, kinds)
+    header = [word("scope", lang), word("now", lang), *([f"{int(year)}"] if has_year else []),
+              word("met", lang), word("needed", lang)]  # fmt: skip
     body = []
     for _, r in rows.iterrows():
-        needed = _count(math.ceil(r["needed"] - 1e-9), str(r["needed_unit"])) if r["needed"] > 0 else ""
-        cells = [str(r["scope"]), _value(r["current"], unit),
-                 *([_value(r["projected"], unit)] if has_year else []),
-                 "yes" if r["met"] else "NO", "; ".join(x for x in (needed, str(r.get("note") or "")) if x)]  # fmt: skip
+        needed = (
+            count_text(math.ceil(r["needed"] - 1e-9), str(r["needed_unit"]), lang) if r["needed"] > 0 else ""
+        )
+        cells = [_scope(str(r["scope"]), lang), value_text(r["current"], unit, lang),
+                 *([value_text(r["projected"], unit, lang)] if has_year else []),
+                 word("yes" if r["met"] else "no", lang),
+                 "; ".join(x for x in (needed, str(r.get("note") or "")) if x)]  # fmt: skip
         body.append(cells)
     scope_w = min(24, max(_width(c[0]) for c in [header, *body]))
     widths = [scope_w] + [max(_width(c[j]) for c in [header, *body]) for j in range(1, len(header) - 1)]
@@ -163,6 +234,10 @@ def _target_block(rows: pd.DataFrame, width: int) -> str:
         parts += [_pad(c, w, right=True) for c, w in zip(cells[1:-1], widths[1:], strict=True)]
         lines.append(_clip("    " + "  ".join([*parts, cells[-1]]).rstrip(), width))
     return "\n".join(lines)
+
+
+def _scope(scope: str, lang: str) -> str:
+    return word("all", lang) if scope == word("all", "en") else scope
 
 
 def _joined(items: list[str], width: int, *, indent: str) -> list[str]:
@@ -174,30 +249,6 @@ def _joined(items: list[str], width: int, *, indent: str) -> list[str]:
         else:
             lines.append(indent + item)
     return [_clip(ln, width) for ln in lines]
-
-
-def _value(v: Any, unit: str) -> str:
-    """A value with its unit: ``52.3 %``, ``41.0 beds/1,000``, ``3.40 m²/person``, ``4,670 slots``."""
-    if v is None or pd.isna(v):
-        return "-"
-    v = float(v)
-    if unit == "share":
-        return f"{100 * v:.1f} %"
-    if " per 1,000 " in unit:
-        return f"{v:,.1f} {unit.split(' per 1,000 ')[0]}/1,000"
-    if unit.endswith(" per person"):
-        return f"{v:,.2f} {unit.removesuffix(' per person')}/person"
-    return _count(v, unit) if v == round(v) else f"{v:,.1f} {unit}"
-
-
-def _count(n: float, unit: str) -> str:
-    """A whole count with its noun, singular for one: ``1 facility``, ``3 facilities``, ``4,670 slots``."""
-    n = float(n)
-    if n == 1:
-        unit = {"people": "person"}.get(
-            unit, unit[:-3] + "y" if unit.endswith("ies") else unit.removesuffix("s")
-        )
-    return f"{n:,.0f} {unit}".rstrip()
 
 
 def _width(text: str) -> int:

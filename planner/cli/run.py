@@ -9,6 +9,7 @@ from typing import Any
 from planner.cli.common import add_study_arguments, quiet, study_from_args, wrote
 from planner.cli.format import format_districts, format_result, format_summary, format_targets
 from planner.cli.tiles import add_tile_arguments, run_tiled
+from planner.i18n import WORDS, word
 from planner.io.datums import DATUM_NAMES
 from planner.io.write import RunFolder
 from planner.pipeline import StudyResult, run_study, write_study_result
@@ -65,30 +66,35 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def print_result(result: StudyResult) -> None:
-    """The run's tables on the terminal: coverage, per district, siting and targets."""
+    """The run's tables on the terminal: coverage, per district, siting and targets (in the study's language)."""
     study, cov = result.study, result.coverage
-    print(f"{study.name}: share of each kind's target population within walking time")
-    print(f"network {result.network.n_nodes:,} nodes; {len(result.inputs.population):,} cells; "
-          f"snap limit {study.max_snap_m:g} m; age groups: {cov.params['age_source']}")  # fmt: skip
+    lang = study.lang
+    print(f"{study.name}: {word('coverage_title', lang)}")
+    ages = (
+        word(cov.params["age_source"], lang)
+        if cov.params["age_source"] in WORDS
+        else cov.params["age_source"]
+    )
+    print(word("network_line", lang, nodes=f"{result.network.n_nodes:,}", cells=f"{len(result.inputs.population):,}",
+               snap=f"{study.max_snap_m:g}", ages=ages))  # fmt: skip
     shift = result.inputs.facilities.attrs.get("datum_shift")
     if shift:
-        print(f"facilities: {shift['points']:,} points converted from {DATUM_NAMES.get(shift['from'], shift['from'])} to WGS-84; "
-              f"moved {shift['mean_m']:,.0f} m on average (at most {shift['max_m']:,.0f} m)")  # fmt: skip
-    print(format_summary(cov.summary()))
+        print(word("datum_line", lang, points=f"{shift['points']:,}", datum=DATUM_NAMES.get(shift["from"], shift["from"]),
+                   mean=f"{shift['mean_m']:,.0f}", max=f"{shift['max_m']:,.0f}"))  # fmt: skip
+    print(format_summary(cov.summary(), lang=lang, kinds=cov.kinds))
     if result.districts is not None:
-        print("\nper district: share within each kind's threshold (facilities in the district)")
-        print(format_districts(cov))
+        print(f"\n{word('per_district', lang)}")
+        print(format_districts(cov, lang=lang))
     if result.siting is not None and result.siting_problem is not None:
-        print(
-            f"\nsiting from the study file ([siting]):\n{format_result(result.siting, result.siting_problem)}"
-        )
+        print(f"\n{word('siting_from_study', lang)}\n{format_result(result.siting, result.siting_problem)}")
     if result.targets is not None:
-        print(f"\nplan targets ({study.relative(study.targets.path) if study.targets else ''}):")
-        print(format_targets(result.targets.table))
+        where = study.relative(study.targets.path) if study.targets else ""
+        print(f"\n{word('plan_targets', lang)} ({where}):")
+        print(format_targets(result.targets.table, lang=lang, kinds=cov.kinds))
     echo_timings(result)
 
 
 def echo_timings(result: StudyResult) -> None:
     """One line: seconds per step (coverage appears once: it is computed once)."""
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
-    print(f"timings: {steps}")
+    print(f"{word('timings', result.study.lang)}: {steps}")

@@ -15,8 +15,8 @@ from typing import Any
 from planner.cli.common import add_study_arguments, positive, quiet, study_from_args, wrote
 from planner.cli.format import format_result
 from planner.errors import InputError
-from planner.io.write import RunFolder, write_table
-from planner.pipeline import load_inputs, relative_paths, run_study, study_record, write_siting
+from planner.io.write import RunFolder
+from planner.pipeline import kind_labels, load_inputs, relative_paths, run_study, study_record, write_siting
 from planner.scale.siting import solve_mclp_by_district
 from planner.siting.models import COMMON_OPTIONS, MODELS
 from planner.study import SOLVERS, SitingSettings, StudyArea
@@ -156,7 +156,7 @@ def run_site_command(args: argparse.Namespace) -> int:
     if settings is None or settings.kind is None:
         msg = 'say which kind to site: --kind eldercare (or kind = "..." in [siting]).'
         raise InputError(msg)
-    run = RunFolder(args.out)
+    run = RunFolder(args.out, lang=study.lang, kind_labels=kind_labels(study))
     study = study.select_kinds([settings.kind])
     if args.by_district:
         return _run_by_district(args, study, run)
@@ -196,8 +196,8 @@ def _run_by_district(args: argparse.Namespace, study: StudyArea, run: RunFolder)
     )  # fmt: skip
     out = Path(args.out)
     with run:
-        write_table(result.sites.drop(columns="geometry", errors="ignore"), run.path("sites.csv"))
-        write_table(result.allocation, run.path("allocation_by_district.csv"))
+        run.table(result.sites.drop(columns="geometry", errors="ignore"), "sites.csv")
+        run.table(result.allocation, "allocation_by_district.csv")
         record = {
             "study": study_record(study, out),
             "by_district": {

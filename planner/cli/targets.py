@@ -9,8 +9,9 @@ from typing import Any
 from planner.cli.common import add_study_arguments, quiet, study_from_args, wrote
 from planner.cli.format import format_targets
 from planner.errors import InputError
+from planner.i18n import word
 from planner.io.write import RunFolder
-from planner.pipeline import relative_paths, run_study, study_record, write_targets
+from planner.pipeline import kind_labels, relative_paths, run_study, study_record, write_targets
 from planner.study import ACCESS_METHODS
 from planner.targets import read_targets
 
@@ -55,7 +56,7 @@ def run_targets_command(args: argparse.Namespace) -> int:
         raise InputError(msg)
     targets = read_targets(study.targets.path, kinds=list(study.kinds))
     study = study.select_kinds(sorted({t.kind for t in targets.targets}))
-    run = RunFolder(args.out)
+    run = RunFolder(args.out, lang=study.lang, kind_labels=kind_labels(study))
     result = run_study(study, use_cache=not args.no_cache, siting=False,
                        progress=not quiet(args))  # fmt: skip
     assert result.targets is not None
@@ -69,9 +70,10 @@ def run_targets_command(args: argparse.Namespace) -> int:
             record["access"] = dict(result.access.params)
         run.finish(relative_paths(record, out))
     if not quiet(args):
-        print(f"{study.name}: plan targets ({study.relative(study.targets.path)})")
-        print(format_targets(result.targets.table))
+        lang = study.lang
+        print(f"{study.name}: {word('plan_targets', lang)} ({study.relative(study.targets.path)})")
+        print(format_targets(result.targets.table, lang=lang, kinds=result.coverage.kinds))
         if len(result.targets.blank_zones):
-            print(f"blank zones: {len(result.targets.blank_zones)} (see blank_zones.csv)")
+            print(word("blank_zones", lang, n=len(result.targets.blank_zones)))
     wrote(args, run.written)
     return 0

@@ -11,9 +11,9 @@ import pandas as pd
 from planner.cli.common import quiet, wrote
 from planner.cli.format import format_summary
 from planner.errors import PlannerError
-from planner.io.write import RunFolder, write_partitioned_geoparquet, write_table
+from planner.io.write import RunFolder, write_partitioned_geoparquet
 from planner.network import WalkNetwork
-from planner.pipeline import relative_paths, study_record
+from planner.pipeline import kind_labels, relative_paths, study_record
 from planner.scale.coverage import compute_coverage_tiled
 from planner.scale.tiles import DEFAULT_MEMORY_BUDGET_MB
 from planner.study import StudyArea
@@ -75,7 +75,7 @@ def run_tiled(args: argparse.Namespace, study: StudyArea) -> int:
     mode, tile_m = _parse_tiles(args.tiles)
     _check_scheduler(args.scheduler)
     out = Path(args.out)
-    run = RunFolder(out)
+    run = RunFolder(out, lang=study.lang, kind_labels=kind_labels(study))
     population, facilities, districts = (
         study.read_population(),
         study.read_facilities(),
@@ -98,10 +98,10 @@ def run_tiled(args: argparse.Namespace, study: StudyArea) -> int:
     cell_tile, tile_ids, stats = params.pop("cell_tile"), params.pop("tile_ids"), params.pop("tile_stats")
     cells = coverage.to_geodataframe().reset_index()
     with run:
-        write_table(coverage.summary(), run.path("summary.csv"))
+        run.table(coverage.summary(), "summary.csv")
         if districts is not None:
-            write_table(coverage.summary(by="district"), run.path("summary_by_district.csv"))
-        write_table(pd.DataFrame(stats), run.path("tiles.csv"))
+            run.table(coverage.summary(by="district"), "summary_by_district.csv")
+        run.table(pd.DataFrame(stats), "tiles.csv")
         parts = write_partitioned_geoparquet(cells, [tile_ids[k] for k in cell_tile], run.folder("cells"))
         run.finish(relative_paths({"study": study_record(study, out), "coverage": params}, out))
     if not quiet(args):

@@ -20,6 +20,7 @@ import shapely
 
 from planner._validate import row_list
 from planner.errors import InputError
+from planner.i18n import what_zh
 from planner.io import datums
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def read_any(
     path = Path(path)
     if not path.exists():
         msg = f"{what} file {path} does not exist."
-        raise InputError(msg)
+        raise InputError(msg, zh=f"{what_zh(what)}文件 {path} 不存在。")
     suffix = path.suffix.lower()
     reader = _READERS.get(suffix)
     if reader is None:
@@ -344,30 +345,36 @@ def _first_line(text: str) -> str:
     return line if len(line) <= 60 else line[:57] + "..."
 
 
-def _gbk_hint(raw: bytes, encoding: str) -> str:
-    """``: it is GBK ...`` when the bytes are Chinese text in GBK, which ``encoding`` would garble."""
+def _gbk_hint(raw: bytes, encoding: str) -> tuple[str, str]:
+    """``: it is GBK ...`` (and in Chinese) when the bytes are Chinese text in GBK that ``encoding`` garbles."""
     if codecs.lookup(encoding).name in _GBK_CODECS:
-        return ""
+        return "", ""
     try:
         text = raw.decode("gb18030")
     except UnicodeDecodeError:
-        return ""
+        return "", ""
     if not re.search(r"[\u4e00-\u9fff]", text):
-        return ""
-    garbled = _first_line(raw.decode(encoding, errors="replace"))
-    return (
-        f": it is Chinese text in GBK — line 1 reads {_first_line(text)!r} as GBK but {garbled!r} "
+        return "", ""
+    right, garbled = _first_line(text), _first_line(raw.decode(encoding, errors="replace"))
+    en = (
+        f": it is Chinese text in GBK — line 1 reads {right!r} as GBK but {garbled!r} "
         f"(mojibake) as {encoding}. Set encoding = 'gbk' (CLI: --encoding gbk), or leave it out."
     )
+    zh = (
+        f"是 GBK 编码的中文：第1行按 GBK 读为 {right!r}，按 {encoding} 读成乱码 {garbled!r}。"
+        "请设 encoding = 'gbk'（命令行：--encoding gbk），或不指定编码让程序自动识别。"
+    )
+    return en, zh
 
 
 def _check_header_decoded(text: str, raw: bytes, what: str, path: Path, encoding: str) -> None:
     """Refuse a header that the given encoding turned into mojibake (e.g. GBK read as Latin-1)."""
     header = _first_line(text)
     if _looks_mojibake(header):
-        hint = _gbk_hint(raw, encoding) or f": line 1 reads {header!r}{_FIX}"
-        msg = f"{what} file {path} looks mis-decoded (mojibake) as {encoding}{hint}"
-        raise InputError(msg)
+        en, zh = _gbk_hint(raw, encoding)
+        msg = f"{what} file {path} looks mis-decoded (mojibake) as {encoding}{en or f': line 1 reads {header!r}{_FIX}'}"
+        zh = f"{what_zh(what)}文件 {path} 按 {encoding} 读出来是乱码：{zh or f'第1行为 {header!r}；请给出文件的实际编码（如 gbk 或 utf-8）。'}"
+        raise InputError(msg, zh=zh)
 
 
 def _decode_table(path: Path, what: str, encoding: str | None) -> tuple[str, str]:
@@ -384,16 +391,17 @@ def _decode_table(path: Path, what: str, encoding: str | None) -> tuple[str, str
             f"{what} file {path} is UTF-8 (its Chinese text is valid UTF-8); read as {encoding} it would "
             "turn into mojibake. Leave the encoding out (or give 'utf-8')."
         )
-        raise InputError(msg)
+        zh = f"{what_zh(what)}文件 {path} 是 UTF-8 编码；按 {encoding} 读会变成乱码。请不指定编码（或设为 'utf-8'）。"
+        raise InputError(msg, zh=zh)
     if encoding:
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
-            msg = (
-                f"{what} file {path} is not valid {encoding} (line {line}){_gbk_hint(raw, encoding) or _FIX}"
-            )
-            raise InputError(msg) from exc
+            en, zh = _gbk_hint(raw, encoding)
+            msg = f"{what} file {path} is not valid {encoding} (line {line}){en or _FIX}"
+            zh = f"{what_zh(what)}文件 {path} 不是有效的 {encoding} 编码（第{line}行）：{zh or '请给出文件的实际编码（如 gbk 或 utf-8）。'}"
+            raise InputError(msg, zh=zh) from exc
         _check_header_decoded(text, raw, what, path, encoding)
         return text, encoding
     try:
@@ -431,7 +439,8 @@ def _clean_names(columns: Any, what: str, path: Path, *, keep: Any = None) -> di
                 f"{what} file {path}: columns {seen[new]!r} and {old!r} are both {new!r} once full-width "
                 "characters and spaces are made plain; rename one."
             )
-            raise InputError(msg)
+            zh = f"{what_zh(what)}文件 {path}：列 {seen[new]!r} 与 {old!r} 去掉全角字符和空格后都是 {new!r}；请改名其中一列。"
+            raise InputError(msg, zh=zh)
         seen[new] = old
     return names
 

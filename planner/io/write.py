@@ -21,6 +21,7 @@ import pandas as pd
 
 from planner._version import __version__
 from planner.errors import InputError
+from planner.i18n import localise_table
 
 logger = logging.getLogger(__name__)
 
@@ -246,11 +247,21 @@ class RunFolder:
         The output folder.
     keep
         Sub-folders of a previous run carried into the new one (e.g. a tile cache).
+    lang
+        Language of the CSV headers written by :meth:`table` (``"zh"``: Chinese headers and
+        words, see :func:`planner.i18n.localise_table`; ``"en"``: planner's column names).
+    kind_labels
+        Kind → its Chinese label, for the ``kind`` column of Chinese tables.
     """
 
-    def __init__(self, out: str | os.PathLike[str], *, keep: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, out: str | os.PathLike[str], *, keep: tuple[str, ...] = (), lang: str = "en",
+        kind_labels: Mapping[str, str] | None = None,
+    ) -> None:  # fmt: skip
         self.out = Path(out)
         self.keep = keep
+        self.lang = lang
+        self.kind_labels = dict(kind_labels or {})
         if self.out.exists() and not self.out.is_dir():
             msg = f"--out {self.out} is a file; give a folder for the outputs."
             raise InputError(msg)
@@ -277,6 +288,12 @@ class RunFolder:
         target.parent.mkdir(parents=True, exist_ok=True)
         self.written.append(self.out / name)
         return target
+
+    def table(self, df: pd.DataFrame, name: str, *, index: bool = False) -> Path:
+        """Write the CSV ``name`` of this run, in the run's language (:func:`write_table`)."""
+        return write_table(
+            localise_table(df, self.lang, kind_labels=self.kind_labels), self.path(name), index=index
+        )
 
     def folder(self, name: str) -> Path:
         """A sub-folder ``name`` of this run to write several files into."""
