@@ -14,6 +14,7 @@ from planner.io import (
     read_districts,
     read_facilities,
     read_population,
+    read_street_names,
     write_layer,
     write_run_record,
     write_table,
@@ -22,7 +23,9 @@ from planner.kinds import DEFAULT_KINDS, FacilityKind
 from planner.maps import coverage_map, map_html, save_map, show_map, siting_map
 from planner.network import Snapped, WalkNetwork, travel_matrix_m
 from planner.pipeline import StudyInputs, StudyResult, load_inputs, run_study, write_study_result
+from planner.places import nearest_street_names
 from planner.population import age_shares_from_census, apply_age_shares, grid_from_points, spread_population
+from planner.report import write_report
 from planner.scale import DistrictSitingResult, compute_coverage_tiled, plan_tiles, solve_mclp_by_district
 from planner.scenario import Comparison, Scenario, apply_scenario, compare, read_added, read_removed
 from planner.siting import (
@@ -41,15 +44,10 @@ from planner.study import MapSettings, SitingSettings, StudyArea, TargetSettings
 from planner.targets import Target, TargetReport, TargetSet, evaluate_targets, read_targets
 
 __all__ = [
-    "read_removed",
-    "read_added",
-    "compare",
-    "apply_scenario",
-    "Scenario",
-    "Comparison",
     "DEFAULT_KINDS",
     "MODELS",
     "Access",
+    "Comparison",
     "Coverage",
     "DistrictSitingResult",
     "FacilityKind",
@@ -57,6 +55,7 @@ __all__ = [
     "MapSettings",
     "NetworkError",
     "PlannerError",
+    "Scenario",
     "SitingProblem",
     "SitingResult",
     "SitingSettings",
@@ -73,7 +72,9 @@ __all__ = [
     "__version__",
     "age_shares_from_census",
     "apply_age_shares",
+    "apply_scenario",
     "candidate_sites",
+    "compare",
     "compute_access",
     "compute_coverage",
     "compute_coverage_tiled",
@@ -84,12 +85,16 @@ __all__ = [
     "load_inputs",
     "map_html",
     "merge_duplicate_facilities",
+    "nearest_street_names",
     "plan_tiles",
+    "read_added",
     "read_boundary",
     "read_candidates",
     "read_districts",
     "read_facilities",
     "read_population",
+    "read_removed",
+    "read_street_names",
     "read_targets",
     "run_study",
     "save_map",
@@ -105,6 +110,7 @@ __all__ = [
     "travel_matrix_m",
     "two_step_fca",
     "write_layer",
+    "write_report",
     "write_run_record",
     "write_study_result",
     "write_table",
