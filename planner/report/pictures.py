@@ -95,6 +95,9 @@ def map_picture(
     with warnings.catch_warnings(), matplotlib.rc_context({"font.sans-serif": CJK_FONTS, "font.family": "sans-serif",
                                                             "axes.unicode_minus": False}):  # fmt: skip
         warnings.simplefilter("ignore")  # a missing CJK glyph is a warning, not a failure
+        fonts_log = logging.getLogger("matplotlib.font_manager")
+        level = fonts_log.level
+        fonts_log.setLevel(logging.ERROR)  # "findfont: … weight bold" for a one-weight CJK font
         fig, ax = plt.subplots(figsize=size_in, dpi=dpi)
         try:
             pop = coverage.population
@@ -153,6 +156,7 @@ def map_picture(
             fig.savefig(buf, format="png", dpi=dpi)
         finally:
             plt.close(fig)
+            fonts_log.setLevel(level)
     return buf.getvalue()
 
 

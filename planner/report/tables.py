@@ -114,6 +114,12 @@ def kind_text(result: StudyResult, name: str, lang: str) -> str:
     return k.label_en or name
 
 
+def existing_kinds(result: StudyResult) -> set[str]:
+    """Kinds with at least one facility today (a blank zone is a gap in an existing service)."""
+    fac = result.coverage.facilities
+    return set(fac[KIND]) if len(fac) else set()
+
+
 def shown_kinds(result: StudyResult, comparison: Comparison | None) -> list[str]:
     """Kinds with facilities today or after the sites (all kinds when none has any)."""
     fac = result.coverage.facilities
@@ -216,11 +222,10 @@ def districts_table(result: StudyResult, comparison: Comparison | None, kinds: l
         formats[f"{label}{_colon(lang)}{word('today', lang)}"] = "share"
         if k in changed:
             formats[f"{label}{_colon(lang)}{word('after', lang)}"] = "share"
-    formats |= {
-        header("blank_zone", lang): "text",
-        header("targets_met", lang): "text",
-        header("needed", lang): "text",
-    }
+    formats[header("blank_zone", lang)] = "text"
+    if needs:
+        formats |= {header("targets_met", lang): "text", header("needed", lang): "text"}
+    existing = existing_kinds(result)
     rows = []
     for name in names:
         row: dict[str, Any] = {
@@ -240,14 +245,15 @@ def districts_table(result: StudyResult, comparison: Comparison | None, kinds: l
                 row[f"{label}{_colon(lang)}{word('after', lang)}"] = (
                     share(r["share_after"]) if r is not None else math.nan
                 )
-            if r is not None and tot > 0 and float(r["covered_before"]) == 0:
+            if k in existing and r is not None and tot > 0 and float(r["covered_before"]) == 0:
                 blank.append(label)
         row[header("blank_zone", lang)] = (
             ("、" if lang == "zh" else ", ").join(blank) if name in residents.index else word("no_cell", lang)
         )
-        met, need = needs.get(name, ("", ""))
-        row[header("targets_met", lang)] = met
-        row[header("needed", lang)] = need
+        if needs:
+            met, need = needs.get(name, ("", ""))
+            row[header("targets_met", lang)] = met
+            row[header("needed", lang)] = need
         rows.append(row)
     return _table("districts", word("districts", lang), rows, formats)
 
@@ -353,7 +359,7 @@ def blank_zones_table(
     if result.districts is None:
         return None
     t = district_rows(result, comparison, kinds)
-    blank = t[(t["total_before"] > 0) & (t["covered_before"] == 0)]
+    blank = t[(t["total_before"] > 0) & (t["covered_before"] == 0) & t["kind"].isin(existing_kinds(result))]
     formats = {
         header("kind", lang): "text",
         header("district", lang): "text",
