@@ -34,6 +34,7 @@ from planner.maps.runtime import (
     Vectors,
     add_group,
     existing_state,
+    extend_bounds,
     finish,
     map_state,
     new_map,
@@ -160,7 +161,7 @@ def coverage_map(
     names = select_kinds(coverage, kinds)
     created = m is None
     if m is None:
-        m = new_map(layer_bounds(coverage.population, boundary, districts), title=title or TEXT[lang]["title"],
+        m = new_map(layer_bounds(coverage.population, boundary, districts, coverage.facilities), title=title or TEXT[lang]["title"],
                      tiles=tiles, tiles_attribution=tiles_attribution)  # fmt: skip
     state = map_state(m, lang=lang, created=created)
     legend = state.legend
@@ -325,6 +326,8 @@ def siting_map(
     name_html = tr(lang, "layer_sites", kind=label, n=len(sites), what=what)
     group = add_group(m, f'<span class="pl-mini-site" style="margin:0 3px"></span> {name_html}', show=True)
     group.add_child(Markers(rows, icons))
+    if len(sites):
+        extend_bounds(m, layer_bounds(sites))
     key = "legend_planned" if planned else "legend_sites"
     state.legend.add(tr(lang, "other_heading"), key, '<span class="pl-mini-site"></span>', tr(lang, key))
     if service_areas and network is not None and fk is not None and len(sites):

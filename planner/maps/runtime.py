@@ -77,6 +77,7 @@ _RUNTIME_JS = r"""
         }
       });
       if (o.scale) { L.control.scale({imperial: false, position: "bottomleft", maxWidth: 160}).addTo(map); }
+      if (o.bounds) { map._plBounds = L.latLngBounds(o.bounds); }
       if (map.attributionControl) {
         (o.attribution || []).forEach(function (a) { map.attributionControl.addAttribution(a); });
       }
@@ -125,7 +126,13 @@ _RUNTIME_JS = r"""
         new MutationObserver(later).observe(control.getContainer(), {attributes: true, attributeFilter: ["class"]});
       }
       map.on("zoomend moveend overlayadd overlayremove resize", later);
-      map.whenReady(function () { self.layout(map); self.declutter(map); });
+      function first() {
+        if (map._animatingZoom) { map.once("zoomend", first); return; }  // folium's first fit, still zooming
+        map.invalidateSize(false); self.layout(map); self.refit(map); self.declutter(map);
+      }
+      // once the page is laid out: sizes read while the page is still loading can be stale
+      if (document.readyState === "complete") { map.whenReady(first); }
+      else { window.addEventListener("load", function () { map.whenReady(first); }); }
     },
     // Keep the panels apart: the title beside the layer control and above the zoom buttons, the
     // legend between the layer control (above) and the credit line (below).
@@ -155,10 +162,36 @@ _RUNTIME_JS = r"""
         body.style.maxHeight = Math.max(40, room) + "px";
       }
     },
+    // Fit the data where no panel covers it: right of the title or below it, left of the legend
+    // (or above it when folded), whichever shows the data bigger.
+    refit: function (map) {
+      var b = map._plBounds, c = map.getContainer(), t = c.querySelector(".pl-title");
+      if (!b || !t) { return; }
+      var cr = c.getBoundingClientRect(), tr = t.getBoundingClientRect();
+      var ctl = c.querySelector(".leaflet-top.leaflet-right .leaflet-control");
+      var kr = ctl ? ctl.getBoundingClientRect() : {left: cr.right, bottom: cr.top};
+      var lg = c.querySelector(".pl-legend"), br = L.point(10, 10);
+      if (lg && lg.offsetWidth) {
+        var r = lg.getBoundingClientRect();
+        br = lg.classList.contains("pl-folded") ? L.point(10, cr.bottom - r.top + 10) : L.point(cr.right - r.left + 10, 10);
+      }
+      // beside the title (and below the layer control where it reaches over), or below both
+      var beside = L.point(tr.right - cr.left + 10, (kr.left < cr.right - br.x ? kr.bottom - cr.top : 0) + 10);
+      var below = L.point(10, Math.max(tr.bottom, kr.bottom) - cr.top + 10);
+      var best = null, zoom = -1;
+      [beside, below].forEach(function (tl) {
+        var z = map.getBoundsZoom(b, false, tl.add(br));
+        if (z > zoom) { zoom = z; best = tl; }
+      });
+      map.stop();  // folium's first fitBounds may still be panning
+      map.fitBounds(b, {paddingTopLeft: best, paddingBottomRight: br, animate: false});
+    },
     // District labels: each placed at its centre, or moved beside it, where it covers no marker,
-    // panel or other label; one that fits nowhere is hidden (its district still shows on hover).
+    // panel or other label and is not cut by the map's edge; one that fits nowhere is hidden (its
+    // district still shows on hover).
     declutter: function (map) {
-      var c = map.getContainer(), taken = [];
+      var c = map.getContainer(), taken = [], box = c.getBoundingClientRect();
+      function inside(a) { return a.l >= box.left && a.t >= box.top && a.r <= box.right && a.b <= box.bottom; }
       function rect(e, pad) {
         var r = e.getBoundingClientRect();
         return {l: r.left - pad, t: r.top - pad, r: r.right + pad, b: r.bottom + pad};
@@ -176,7 +209,7 @@ _RUNTIME_JS = r"""
         for (var i = 0; i < moves.length && !placed; i++) {
           var dx = moves[i][0], dy = moves[i][1];
           var cand = {l: r.l + dx, t: r.t + dy, r: r.r + dx, b: r.b + dy};
-          if (!hits(cand)) {
+          if (inside(cand) && !hits(cand)) {
             e.style.transform = "translate(calc(-50% + " + dx + "px), calc(-50% + " + dy + "px))";
             taken.push(cand);
             placed = true;
@@ -252,6 +285,7 @@ _RUNTIME_CSS = """
 .pl-pop td{padding:1px 0}
 .pl-warn{color:#b71c1c}
 .leaflet-control-layers-overlays label{font-size:12px}
+.leaflet-control-layers-expanded{max-width:min(440px,calc(100vw - 40px))}
 .leaflet-control-layers-overlays .pl-sw{width:12px;height:10px;margin-right:2px}
 """
 
@@ -281,10 +315,11 @@ plannerMap.setup({{ this._parent.get_name() }}, {{ this.options_js() }});
 {% endmacro %}"""
     )
 
-    def __init__(self, *, scale: bool) -> None:
+    def __init__(self, *, scale: bool, bounds: list[list[float]] | None = None) -> None:
         super().__init__()
         self._name = "PlannerSetup"
         self.scale = scale
+        self.bounds = bounds
         self.attribution: list[str] = []
 
     def credit(self, text: str) -> None:
@@ -294,7 +329,7 @@ plannerMap.setup({{ this._parent.get_name() }}, {{ this.options_js() }});
 
     def options_js(self) -> str:
         return script_json({"panes": [list(p) for p in PANES], "scale": self.scale,
-                            "attribution": self.attribution})  # fmt: skip
+                            "attribution": self.attribution, "bounds": self.bounds})  # fmt: skip
 
 
 class Vectors(MacroElement):
@@ -451,7 +486,7 @@ def new_map(bounds: tuple[float, float, float, float], *, title: str, tiles: str
     """An empty map over (west, south, east, north), with no basemap unless ``tiles`` is given."""
     w, s, e, n = bounds
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], zoom_start=14, tiles=None,
-                   control_scale=False, zoom_control="bottomleft")  # fmt: skip
+                   control_scale=False, zoom_control="bottomleft", zoom_snap=0.25)  # fmt: skip
     root = m.get_root()
     if isinstance(root, Figure):
         root.title = escape_html(title)
@@ -461,6 +496,7 @@ def new_map(bounds: tuple[float, float, float, float], *, title: str, tiles: str
                          control=False, max_zoom=19).add_to(m)  # fmt: skip
         _TILES[m] = tiles
     m.fit_bounds([[s, w], [n, e]])
+    _BOUNDS[m] = [[round(s, 6), round(w, 6)], [round(n, 6), round(e, 6)]]
     return m
 
 
@@ -497,6 +533,7 @@ class MapState:
 
 _STATES: weakref.WeakKeyDictionary[folium.Map, MapState] = weakref.WeakKeyDictionary()
 _TILES: weakref.WeakKeyDictionary[folium.Map, str] = weakref.WeakKeyDictionary()
+_BOUNDS: weakref.WeakKeyDictionary[folium.Map, list[list[float]]] = weakref.WeakKeyDictionary()
 # add_child with an index past the end moves a child to the end (branca's public API)
 _LAST = 1 << 30
 
@@ -516,13 +553,26 @@ def map_state(m: folium.Map, *, lang: str, created: bool) -> MapState:
     state = _STATES.get(m)
     if state is None:
         m.add_child(Runtime())
-        setup, legend = Setup(scale=created), Legend(lang)
+        setup, legend = Setup(scale=created, bounds=_BOUNDS.get(m)), Legend(lang)
         m.add_child(setup)
         m.add_child(legend)
         state = MapState(lang, setup, legend)
         _STATES[m] = state
     state.setup.credit(OSM_ATTRIBUTION)
     return state
+
+
+def extend_bounds(m: folium.Map, bounds: tuple[float, float, float, float]) -> None:
+    """Make the area the map fits on opening (beside its panels) cover ``bounds`` (w, s, e, n) too."""
+    state = _STATES.get(m)
+    if state is None or state.setup.bounds is None:
+        return
+    (s0, w0), (n0, e0) = state.setup.bounds
+    w, s, e, n = bounds
+    state.setup.bounds = [
+        [round(min(s0, s), 6), round(min(w0, w), 6)],
+        [round(max(n0, n), 6), round(max(e0, e), 6)],
+    ]
 
 
 def add_group(m: folium.Map, name_html: str, *, show: bool) -> folium.FeatureGroup:
