@@ -339,7 +339,7 @@ def test_map_panels_never_overlap_and_leave_the_map_visible(browser, city_map, t
             assert words in title, words
         # district labels: none covers a marker, a panel or another label
         labels = page.eval(BOXES, ".pl-label-in")
-        marks = page.eval(BOXES, ".pl-fac, .pl-site")
+        marks = page.eval(BOXES, ".leaflet-marker-icon .pl-fac, .leaflet-marker-icon .pl-site")
         assert labels, "some district labels are shown"
         # the map opens fitted beside its panels: no facility or site is under one
         under = [(m, k) for m in marks for k, b in flat.items() if overlap(m, b)]
