@@ -15,6 +15,7 @@ from planner.io import (
     read_districts,
     read_facilities,
     read_population,
+    read_street_names,
     write_layer,
     write_run_record,
     write_table,
@@ -23,6 +24,7 @@ from planner.kinds import DEFAULT_KINDS, FacilityKind
 from planner.maps import coverage_map, map_html, save_map, show_map, siting_map
 from planner.network import Snapped, WalkNetwork, travel_matrix_m
 from planner.pipeline import StudyInputs, StudyResult, load_inputs, run_study, write_study_result
+from planner.places import nearest_street_names
 from planner.population import (
     Projection,
     age_shares_from_census,
@@ -32,6 +34,7 @@ from planner.population import (
     project_population,
     spread_population,
 )
+from planner.report import write_report
 from planner.scale import DistrictSitingResult, compute_coverage_tiled, plan_tiles, solve_mclp_by_district
 from planner.scenario import Comparison, Scenario, apply_scenario, compare, read_added, read_removed
 from planner.siting import (
@@ -94,6 +97,7 @@ __all__ = [
     "load_inputs",
     "map_html",
     "merge_duplicate_facilities",
+    "nearest_street_names",
     "plan_tiles",
     "project_population",
     "read_added",
@@ -103,6 +107,7 @@ __all__ = [
     "read_facilities",
     "read_population",
     "read_removed",
+    "read_street_names",
     "read_targets",
     "run_study",
     "save_map",
@@ -118,6 +123,7 @@ __all__ = [
     "travel_matrix_m",
     "two_step_fca",
     "write_layer",
+    "write_report",
     "write_run_record",
     "write_study_result",
     "write_table",

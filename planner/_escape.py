@@ -1,4 +1,4 @@
-"""The one escape function for every string that reaches generated HTML or JavaScript."""
+"""The one escape function family for every string that reaches generated HTML, JavaScript or a spreadsheet cell."""
 
 from __future__ import annotations
 
@@ -81,3 +81,34 @@ def script_safe(json_text: str) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+
+
+# A spreadsheet reads a cell that starts with one of these as a formula (or a DDE call).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def escape_cell(value: Any) -> Any:
+    """A value for a spreadsheet or CSV cell: text that a spreadsheet would run as a formula is
+    made inert by a leading apostrophe; numbers, booleans and None pass unchanged.
+
+    The same family as :func:`escape_html`: every text cell planner writes to ``.xlsx`` or a
+    report's CSV goes through it (formula injection, OWASP "CSV injection").
+
+    Parameters
+    ----------
+    value
+        A cell value.
+
+    Returns
+    -------
+    Any
+        ``value``, or ``"'" + value`` for text starting with ``= + - @``, tab, CR or LF.
+
+    Examples
+    --------
+    >>> escape_cell("=HYPERLINK(\\"http://x\\")"), escape_cell("Schamann"), escape_cell(-5)
+    ('\\'=HYPERLINK("http://x")', 'Schamann', -5)
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value

@@ -124,7 +124,11 @@ class TargetSettings:
 
 @dataclass(frozen=True)
 class MapSettings:
-    """How maps of the study are drawn: the ``[map]`` table."""
+    """How maps and reports of the study are drawn: the ``[map]`` table.
+
+    ``data_date`` (when the data are from) and ``population_note`` (how the population was
+    modelled; ``""`` just says "modelled") appear under the title of maps and reports.
+    """
 
     title: str | None = None
     tiles: str | None = None
@@ -132,6 +136,8 @@ class MapSettings:
     service_areas: bool = True
     max_vector_cells: int = 20_000
     sites: bool = False
+    data_date: str | None = None
+    population_note: str | None = None
 
     def __post_init__(self) -> None:
         _check_positive(self, "max_vector_cells")

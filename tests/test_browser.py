@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -244,3 +245,249 @@ def test_showcase_map_opens(browser):
         assert page.eval("document.querySelectorAll('.leaflet-marker-icon .pl-fac').length") > 0
     finally:
         page.page.close()
+
+
+# ---------------------------------------------------------------------- panels, labels, three sizes
+SIZES = ((1400, 900), (1024, 640), (412, 860))
+PANELS = {"title": ".pl-title", "legend": ".pl-legend", "layers": ".leaflet-control-layers",
+          "zoom": ".leaflet-control-zoom", "scale": ".leaflet-control-scale", "credit": ".leaflet-control-attribution"}  # fmt: skip
+BOXES = """(sel) => [...document.querySelectorAll(sel)].filter(e => e.offsetWidth && getComputedStyle(e).visibility !== 'hidden')
+  .map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })"""
+
+
+def overlap(a, b, tol=0.5) -> bool:
+    return a[0] + tol < b[2] and b[0] + tol < a[2] and a[1] + tol < b[3] and b[1] + tol < a[3]
+
+
+def free_share(width: int, height: int, boxes) -> float:
+    """Share of the map area not under any panel (boxes rasterised on a 2 px grid)."""
+    import numpy as np
+
+    grid = np.zeros((height // 2 + 1, width // 2 + 1), bool)
+    for x0, y0, x1, y1 in boxes:
+        grid[
+            max(0, int(y0) // 2) : max(0, int(y1) // 2 + 1), max(0, int(x0) // 2) : max(0, int(x1) // 2 + 1)
+        ] = True
+    return 1.0 - grid.mean()
+
+
+@pytest.fixture(scope="module")
+def city_map(tmp_path_factory):
+    """The bundled city with its five proposed sites, as `planner map --sites` writes it."""
+    from planner.cli import main
+
+    out = tmp_path_factory.mktemp("city") / "city.html"
+    assert (
+        main(
+            [
+                "-q",
+                "map",
+                "--study",
+                str(tm.REPO / "data/las_palmas/study.toml"),
+                "--sites",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+def open_at(browser, path: Path, size: tuple[int, int]) -> Page:
+    page = Page.__new__(Page)
+    page.page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.requests, page.errors, page.dialogs = [], [], []
+    page.page.on("request", lambda r: page.requests.append(r.url))
+    page.page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.page.goto(path.as_uri())
+    page.page.wait_for_function("typeof L === 'object' && document.querySelector('.leaflet-control-layers')")
+    page.page.wait_for_timeout(400)  # layout and label placement run once the map is ready
+    return page
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_map_panels_never_overlap_and_leave_the_map_visible(browser, city_map, tmp_path, size):
+    page = open_at(browser, city_map, size)
+    try:
+        assert page.remote() == []
+        assert page.errors == []
+        boxes = {k: page.eval(BOXES, sel) for k, sel in PANELS.items()}
+        assert all(len(v) == 1 for v in boxes.values()), boxes
+        flat = {k: v[0] for k, v in boxes.items()}
+        w, h = size
+        for k, b in flat.items():  # inside the map
+            assert min(b[0], b[1]) >= -0.5, (k, b)
+            assert b[2] <= w + 0.5, (k, b)
+            assert b[3] <= h + 0.5, (k, b)
+        names = list(flat)
+        clashes = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :] if overlap(flat[a], flat[b])]
+        assert clashes == [], (clashes, flat)
+        share = free_share(w, h, flat.values())
+        assert share >= 0.5, share
+        expanded = page.eval(
+            "document.querySelector('.leaflet-control-layers').classList.contains('leaflet-control-layers-expanded')"
+        )
+        assert expanded == (w >= 1200 and h >= 760)  # collapsed on laptops and phones
+        folded = page.eval("document.querySelector('.pl-legend').classList.contains('pl-folded')")
+        assert folded == (w < 700)  # the phone's legend opens on a tap
+        # the title tells the story: place, before → after, data date, modelled population
+        title = page.eval("document.querySelector('.pl-title').innerText")
+        for words in ("Las Palmas de Gran Canaria", "50.6% → 90.9%", "5 proposed sites", "OpenStreetMap 2023-02-21",
+                      "Population: modelled"):  # fmt: skip
+            assert words in title, words
+        # district labels: none covers a marker, a panel or another label
+        labels = page.eval(BOXES, ".pl-label-in")
+        marks = page.eval(BOXES, ".leaflet-marker-icon .pl-fac, .leaflet-marker-icon .pl-site")
+        assert labels, "some district labels are shown"
+        # the map opens fitted beside its panels: no facility or site is under one
+        under = [(m, k) for m in marks for k, b in flat.items() if overlap(m, b)]
+        assert under == [], under
+        bad = [
+            (a, b)
+            for i, a in enumerate(labels)
+            for b in labels[i + 1 :] + marks + list(flat.values())
+            if overlap(a, b)
+        ]
+        assert bad == []
+        page.page.screenshot(path=str(tmp_path / f"city-{w}x{h}.png"))
+        print(f"{w}x{h}: panels {flat}, map visible {share:.1%}, labels shown {len(labels)}")
+        # opening the layer control (hover or tap) never puts it under the legend
+        if not expanded:
+            x0, y0, x1, y1 = flat["layers"]
+            page.page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2)  # Leaflet opens the control on hover
+            page.page.wait_for_timeout(200)
+            assert page.eval(
+                "document.querySelector('.leaflet-control-layers').classList.contains('leaflet-control-layers-expanded')"
+            )
+            if folded:
+                page.page.click(".pl-legend-head")
+                page.page.wait_for_timeout(150)
+            layers = page.eval(BOXES, ".leaflet-control-layers")[0]
+            legend = page.eval(BOXES, ".pl-legend")[0]
+            assert not overlap(layers, legend), (layers, legend)
+            page.page.screenshot(path=str(tmp_path / f"city-{w}x{h}-open.png"))
+        assert page.remote() == []
+    finally:
+        page.page.close()
+
+
+def test_site_popup_gives_rank_gain_total_district_street_coordinates(browser, city_map):
+    page = open_at(browser, city_map, (1400, 900))
+    try:
+        page.page.click(".pl-site >> nth=0", force=True)
+        page.page.wait_for_selector(".leaflet-popup-content")
+        text = page.eval("document.querySelector('.leaflet-popup-content').innerText")
+        assert "Proposed site #" in text
+        for words in ("People added", "Covered after it", "District", "Nearest street", "Lon, lat", "-15.4"):
+            assert words in text, (words, text)
+        assert re.search(r"Covered after it\s+[\d,]+ \(\d+\.\d%\)", text)
+    finally:
+        page.page.close()
+
+
+# ---------------------------------------------------------------------- the report in Chromium
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory):
+    """`planner report` of the tiny study whose every name is a payload, printed to PDF."""
+    import test_report as tr
+
+    from planner.cli import main
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no chromium at {CHROMIUM}")
+    folder = tmp_path_factory.mktemp("hostile")
+    files = tr.write_tiny_study(folder / "study")
+    out = folder / "report"
+    os.environ.setdefault("PLANNER_CHROMIUM", CHROMIUM)
+    assert main(["-q", "report", "--study", str(files["study"]), "--targets", str(files["targets"]),
+                 "--no-cache", "--out", str(out)]) == 0  # fmt: skip
+    return out
+
+
+def test_report_page_is_offline_and_inert(browser, hostile_report, tmp_path):
+    path = hostile_report / "report.html"
+    page = browser.new_page(viewport={"width": 1024, "height": 900})
+    requests, errors, dialogs = [], [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        page.goto(path.as_uri())
+        page.wait_for_timeout(300)
+        assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+        assert errors == []
+        assert dialogs == []
+        assert page.evaluate("window.__xss") is None
+        assert (
+            page.evaluate(
+                "document.querySelectorAll('script, img[src=x], svg[onload], [onerror], iframe').length"
+            )
+            == 0
+        )
+        text = page.evaluate("document.body.innerText")
+        for payload in tm.XSS[:4]:  # district names, the study's name, a source: shown as text
+            assert payload in text, payload
+        assert tm.XSS[1] + tm.XSS[3] in page.evaluate("document.title")
+        assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 500)")
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_report_pdf_has_a_page_per_section_and_no_cut_table(hostile_report):
+    pypdf = pytest.importorskip("pypdf")
+    html = (hostile_report / "report.html").read_text(encoding="utf-8")
+    titles = [
+        htmlunescape(t)
+        for t in re.findall(r'<section class="pl-section" id="s-[\w-]+">(?:.*?)<h2>(.*?)</h2>', html)
+    ]
+    reader = pypdf.PdfReader(str(hostile_report / "report.pdf"))
+    pages = [p.extract_text() or "" for p in reader.pages]
+    assert len(pages) == len(titles) == 7, (len(pages), titles)
+    for title, text in zip(titles, pages, strict=True):
+        assert title in text, (title, text[:200])
+    box = reader.pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4 in points
+    # every row of every table is on the page of its section (no table cut across pages)
+    from openpyxl import load_workbook
+
+    wb = load_workbook(hostile_report / "report.xlsx")
+    for ws, page_text in zip(wb, [pages[0], pages[1], pages[2], pages[3], pages[3], pages[6]], strict=False):
+        first = [str(r[0]).lstrip("'") for r in ws.iter_rows(min_row=2, values_only=True) if r[0] is not None]
+        flat = re.sub(r"\s+", "", page_text)
+        missing = [f for f in first if re.sub(r"\s+", "", f)[:12] not in flat]
+        assert missing == [], (ws.title, missing)
+    # the payloads were printed as text
+    printed = re.sub(r"\s+", "", "".join(pages))
+    for payload in tm.XSS[:4]:
+        assert re.sub(r"\s+", "", payload) in printed, payload
+
+
+def htmlunescape(text: str) -> str:
+    import html as _html
+
+    return _html.unescape(text)
+
+
+def test_chinese_report_pdf_embeds_a_cjk_font(tmp_path):
+    pypdf = pytest.importorskip("pypdf")
+    import test_report as tr
+
+    from planner.cli import main
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no chromium at {CHROMIUM}")
+    files = tr.write_tiny_study(tmp_path / "s")
+    os.environ.setdefault("PLANNER_CHROMIUM", CHROMIUM)
+    out = tmp_path / "zh"
+    assert main(["-q", "report", "--study", str(files["study"]), "--lang", "zh", "--no-sites", "--no-cache",
+                 "--out", str(out)]) == 0  # fmt: skip
+    reader = pypdf.PdfReader(str(out / "report.pdf"))
+    text = "".join(p.extract_text() or "" for p in reader.pages)
+    for words in ("概要", "现状覆盖率", "服务对象", "数据来源、许可与说明"):
+        assert words in text, words
+    fonts = {str(f.get_object().get("/BaseFont")) for p in reader.pages
+             for f in (p.get("/Resources", {}).get("/Font", {}) or {}).values()}  # fmt: skip
+    assert any("WenQuanYi" in f or "CJK" in f or "Hei" in f for f in fonts), fonts

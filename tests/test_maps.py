@@ -477,9 +477,23 @@ def test_siting_map_stacks_sites_in_build_order(tiny):
     assert "Eldercare centre: 15-min walk areas of proposed sites" in html
     ranks = re.findall(r"Proposed site #(\d)", html)
     assert ranks[:3] == ["1", "2", "3"]
-    gain = float(result.sites.sort_values("rank")["gain"].iloc[0])
-    assert f"Adds {gain:,.0f} people aged 60+ within 15 min" in html
-    assert "Covered after sites 1–3: " in html
+    gains = result.sites.sort_values("rank")["gain"].astype(float)
+    assert f"Adds {gains.iloc[0]:,.0f} people aged 60+ within 15 min" in html
+    # the popup gives the total covered after a site (not the people it adds), with the share:
+    # today's covered people plus the gains up to it, by hand
+    people = cov.population["age_60_plus"]
+    before = float(people[cov.minutes["eldercare"] <= 15].sum())
+    after3 = before + gains.sum()
+    text = js_text(html)
+    assert f"<th>Covered after it</th><td>{after3:,.0f} ({100 * after3 / people.sum():.1f}%)</td>" in text
+    assert f"<th>People added</th><td>{gains.iloc[2]:,.0f}</td>" in text
+    assert "<th>Lon, lat</th><td>-15.4" in text
+    # the title tells before -> after for the kind
+    share_before = f"{100 * before / people.sum():.1f}%"
+    assert (
+        f"Eldercare centre: {share_before} → {100 * after3 / people.sum():.1f}% of people aged 60+ within 15 min with 3 proposed sites"
+        in text
+    )
     assert "Proposed site (number = build order)" in html
     names = [type(c).__name__ for c in m._children.values()]
     assert names.count("LayerControl") == 1

@@ -1,7 +1,7 @@
 """The ``planner`` command line: argument parsing and printing around the library's pipeline.
 
 One module per subcommand (:mod:`~planner.cli.run`, :mod:`~planner.cli.site`, :mod:`~planner.cli.compare`,
-:mod:`~planner.cli.targets`, :mod:`~planner.cli.map`, :mod:`~planner.cli.demand`; tiled runs in
+:mod:`~planner.cli.targets`, :mod:`~planner.cli.map`, :mod:`~planner.cli.demand`, :mod:`~planner.cli.report`; tiled runs in
 :mod:`~planner.cli.tiles`), what they share in :mod:`~planner.cli.common` and
 :mod:`~planner.cli.format`. Nothing in planner imports this package.
 """
@@ -16,14 +16,14 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from planner.cli import compare, demand, run, site, targets
+from planner.cli import compare, demand, report, run, site, targets
 from planner.cli import map as map_command
 from planner.cli.common import cli_lang
 from planner.errors import PlannerError
 from planner.i18n import word
 
 #: The subcommand modules, each with ``register(subparsers)``: a new command is one entry here.
-COMMANDS = (run, site, compare, targets, map_command, demand)
+COMMANDS = (run, site, compare, targets, map_command, demand, report)
 
 
 class _Parser(argparse.ArgumentParser):

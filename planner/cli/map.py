@@ -11,6 +11,7 @@ from planner.errors import InputError
 from planner.maps.builders import coverage_map, siting_map
 from planner.maps.export import save_map
 from planner.pipeline import StudyResult, run_study
+from planner.places import read_study_streets
 from planner.scenario import Scenario, compare, read_added
 
 SHOWCASE_COMMAND = "planner map --study data/las_palmas/study.toml --kinds eldercare,nursery --sites --out maps/showcase.html"
@@ -95,13 +96,16 @@ def study_map(result: StudyResult) -> Any:
             result.coverage, result.network, districts=result.districts, boundary=result.inputs.boundary,
             lang=study.lang, title=settings.title, tiles=settings.tiles, tiles_attribution=settings.tiles_attribution,
             service_areas=settings.service_areas, max_vector_cells=settings.max_vector_cells,
+            place=study.name, data_date=settings.data_date, population_note=settings.population_note,
         )  # fmt: skip
     except ValueError as exc:  # bad tiles URL and the like: a one-line message
         raise InputError(str(exc)) from exc
     if result.siting is not None:
         m = siting_map(
-            result.siting, result.network, lang=study.lang, service_areas=settings.service_areas, m=m
-        )
+            result.siting, result.network, coverage=result.coverage, lang=study.lang,
+            service_areas=settings.service_areas, streets=read_study_streets(study.network_path, result.network.crs),
+            m=m,
+        )  # fmt: skip
     return m
 
 
@@ -111,7 +115,9 @@ def planned_sites_map(m: Any, result: StudyResult, path: Path) -> Any:
     options = {k: v for k, v in study.facilities_options.items() if k in ("coord_system", "encoding")}
     added = read_added(path, kinds=study.kinds, crs=result.network.crs, **options)
     comparison = compare(result, Scenario(added=added, name=path.stem))
+    streets = read_study_streets(study.network_path, result.network.crs)
+    planned = "rank" not in added.columns  # a plan, not a planner site output
     for layer in comparison.site_layers():
         m = siting_map(layer, result.network, coverage=result.coverage, lang=study.lang,
-                       service_areas=study.map.service_areas, m=m)  # fmt: skip
+                       service_areas=study.map.service_areas, streets=streets, planned=planned, m=m)  # fmt: skip
     return m

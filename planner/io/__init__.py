@@ -9,6 +9,7 @@ a run's folder is written whole).
 
 from planner.io.boundaries import read_boundary, read_districts
 from planner.io.facilities import merge_duplicate_facilities, read_facilities
+from planner.io.osm import read_street_names
 from planner.io.population import read_population
 from planner.io.write import write_layer, write_run_record, write_table
 
@@ -18,6 +19,7 @@ __all__ = [
     "read_districts",
     "read_facilities",
     "read_population",
+    "read_street_names",
     "write_layer",
     "write_run_record",
     "write_table",

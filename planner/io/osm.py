@@ -309,3 +309,66 @@ def read_network_cache(cache_file: Path) -> tuple[Any, ...]:
     with np.load(cache_file, allow_pickle=False) as z:
         return (z["xy"], z["ids"], z["u"], z["v"], z["length"],
                 pyproj.CRS.from_wkt(str(z["crs"])))  # fmt: skip
+
+
+def read_street_names(path: str | os.PathLike[str], crs: Any) -> Any:
+    """Named streets of an OSM file (XML, bz2/gz): one line per named ``highway`` way.
+
+    The walk network keeps no names; this reads them once, streamed with the same parser,
+    for telling where a proposed site is ("nearest named street").
+
+    Parameters
+    ----------
+    path
+        An ``.osm``/``.osm.bz2``/``.osm.gz`` file (``.pbf`` needs pyosmium).
+    crs
+        The CRS of the result (the study's metric CRS).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``name`` (the ``name`` tag, else ``name:zh``/``name:en``), LineString geometry in ``crs``.
+    """
+    import geopandas as gpd
+    import shapely
+
+    path = check_osm_path(path)
+    coords: dict[int, tuple[float, float]] = {}
+    named: list[tuple[str, list[int]]] = []
+    for kind, item in _iter_named(path):
+        if kind == "n":
+            coords[item[0]] = (item[1], item[2])
+        else:
+            named.append(item)
+    names, lines = [], []
+    for name, refs in named:
+        pts = [coords[r] for r in refs if r in coords]
+        if len(pts) >= 2:
+            names.append(name)
+            lines.append(shapely.LineString(pts))
+    logger.info("%s: %d named streets", path, len(names))
+    gdf = gpd.GeoDataFrame({"name": names}, geometry=lines, crs="EPSG:4326")
+    return gdf.to_crs(crs)
+
+
+def _iter_named(path: Path) -> Iterator[tuple[str, Any]]:
+    """``("n", (id, lon, lat))`` per node and ``("s", (name, refs))`` per named highway way."""
+    if is_pbf(path):
+        msg = f"{path}: street names are read from OSM XML (.osm, .osm.bz2); convert with osmium cat."
+        raise NetworkError(msg)
+    try:
+        with open_osm(path) as fh:
+            for _event, elem in ET.iterparse(fh, events=("end",)):
+                tag = elem.tag
+                if tag == "node":
+                    yield "n", (int(elem.get("id")), float(elem.get("lon")), float(elem.get("lat")))
+                elif tag == "way":
+                    tags = {t.get("k"): t.get("v") for t in elem.iter("tag")}
+                    name = tags.get("name") or tags.get("name:zh") or tags.get("name:en")
+                    if "highway" in tags and name and name.strip():
+                        yield "s", (name.strip(), [int(nd.get("ref")) for nd in elem.iter("nd")])
+                if tag in ("node", "way", "relation"):
+                    elem.clear()
+    except (ET.ParseError, OSError, EOFError, ValueError, TypeError) as exc:
+        msg = f"{path}: not a readable OSM XML file ({exc})."
+        raise NetworkError(msg) from exc

@@ -16,6 +16,7 @@ from folium.utilities import image_to_url
 from planner._escape import escape_html, script_json, script_safe
 from planner.areas import service_area_polygons
 from planner.coverage import Coverage
+from planner.i18n import target_label
 from planner.kinds import CAPACITY, DEFAULT_MAX_SNAP_M, KIND, NAME
 from planner.maps.runtime import Image, Legend, Markers, Vectors, add_group, map_state
 from planner.maps.style import (
@@ -31,7 +32,6 @@ from planner.maps.style import (
     kind_glyph,
     kind_label,
     rgba,
-    target_label,
     time_colours,
     tr,
     unit_label,
@@ -211,7 +211,8 @@ def draw_kind(
     else:
         geoms = to_lonlat(pop).to_numpy()
         is_point = shapely.get_type_id(geoms) == 0
-        styles = [{"stroke": False, "fillColor": c, "fillOpacity": 0.72} for c in colours]
+        styles = [{"stroke": False, "fillColor": c, "fillOpacity": 0.8 if i == len(colours) - 1 else 0.6}
+                  for i, c in enumerate(colours)]  # fmt: skip
         walk = tr(lang, "walk_time")
         props = []
         for k, (mins, n, pt) in enumerate(zip(minutes, people, is_point, strict=True)):
@@ -240,7 +241,7 @@ def draw_kind(
         style = {"color": colour, "weight": 1.5, "opacity": 0.9, "dashArray": "4 3",
                  "fillColor": colour, "fillOpacity": 0.12}  # fmt: skip
         text = tr(lang, "layer_areas", kind=label, t=fmt_num(kind.threshold_min))
-        group = add_group(m, f"{swatch(colour, opacity=0.35, border=colour)} {text}", show=show)
+        group = add_group(m, f"{swatch(colour, opacity=0.35, border=colour)} {text}", show=False)
         group.add_child(Vectors(features_json(to_lonlat(areas).to_numpy(), tips, decimals=decimals), [style],
                                  pane="pl-areas"))  # fmt: skip
         legend.add(tr(lang, "other_heading"), f"areas{fmt_num(kind.threshold_min)}",
@@ -252,7 +253,9 @@ def draw_kind(
     if len(gaps):
         total = float(gaps["uncovered"].sum())
         text = tr(lang, "layer_gaps", kind=label, n=fmt_people(total))
-        group = add_group(m, f'<span class="pl-dot" style="width:10px;height:10px"></span> {text}', show=show)
+        group = add_group(
+            m, f'<span class="pl-dot" style="width:10px;height:10px"></span> {text}', show=False
+        )
         if len(gaps) > max_vector_cells:
             pixels = np.repeat(np.array([rgba(GAP_COLOUR, 0.85)], np.uint8), len(gaps), axis=0)
             url, bounds = raster_overlay(gaps.geometry, pixels)
@@ -264,7 +267,7 @@ def draw_kind(
             t = fmt_num(kind.threshold_min)
             props = [{"r": round(float(r), 1), "t": tr(lang, "gap_tip", n=fmt_people(x), target=target, t=t)}
                      for r, x in zip(radius, n, strict=True)]  # fmt: skip
-            style = {"color": "#ffffff", "weight": 0.8, "fillColor": GAP_COLOUR, "fillOpacity": 0.75}
+            style = {"color": GAP_COLOUR, "weight": 1.6, "opacity": 0.9, "fill": False}
             group.add_child(Vectors(features_json(pts, props, decimals=decimals), [style], pane="pl-people"))
         legend.add(tr(lang, "other_heading"), "gaps", '<span class="pl-dot"></span>', tr(lang, "legend_gaps"))
 
@@ -302,7 +305,7 @@ def draw_kind(
 
 
 def district_shares(coverage: Coverage, districts: gpd.GeoDataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """Covered and total target people per district and kind (cells join by their centre)."""
+    """Covered and total target people and cells per district and kind (cells join by their centre)."""
     pts = gpd.GeoDataFrame(geometry=coverage.population.geometry.representative_point(),
                            crs=coverage.population.crs)  # fmt: skip
     d = districts.geometry.to_crs(coverage.population.crs)
@@ -316,12 +319,24 @@ def district_shares(coverage: Coverage, districts: gpd.GeoDataFrame, names: Sequ
         w = coverage.population.loc[joined.index, kind.target_column].astype(float)
         ok = coverage.minutes.loc[joined.index, name] <= kind.threshold_min
         frame = pd.DataFrame(
-            {"d": joined["index_right"].to_numpy(), "w": w.to_numpy(), "c": (w * ok).to_numpy()}
+            {"d": joined["index_right"].to_numpy(), "w": w.to_numpy(), "c": (w * ok).to_numpy(), "n": 1}
         )
-        agg = frame.groupby("d")[["w", "c"]].sum().reindex(range(len(d)), fill_value=0.0)
-        for i, (tot, cov) in enumerate(zip(agg["w"], agg["c"], strict=True)):
-            rows.append({"district": i, "kind": name, "total": float(tot), "covered": float(cov)})
+        agg = frame.groupby("d")[["w", "c", "n"]].sum().reindex(range(len(d)), fill_value=0)
+        for i, (tot, cov, n) in enumerate(zip(agg["w"], agg["c"], agg["n"], strict=True)):
+            rows.append(
+                {"district": i, "kind": name, "total": float(tot), "covered": float(cov), "cells": int(n)}
+            )
     return pd.DataFrame(rows)
+
+
+def district_label(name: str, r: pd.Series, lang: str) -> tuple[str, str]:
+    """(label HTML, CSS class) of a district: its first kind's share; red at 0 %, "—" with no cell."""
+    if r["cells"] == 0:
+        return f"{escape_html(name)}: —", "pl-empty"
+    if r["total"] <= 0:
+        return escape_html(name), ""
+    share = r["covered"] / r["total"]
+    return f"{escape_html(name)}: {escape_html(fmt_pct(share))}", ("pl-zero" if share == 0 else "")
 
 
 def draw_districts(m: folium.Map, legend: Legend, coverage: Coverage, districts: gpd.GeoDataFrame,
@@ -335,27 +350,28 @@ def draw_districts(m: folium.Map, legend: Legend, coverage: Coverage, districts:
     props, rows = [], []
     first = names[0]
     for i, (lab, geom) in enumerate(zip(labels, geo.to_numpy(), strict=True)):
-        lines, headline = [], ""
+        mine = shares[shares["district"] == i].set_index("kind")
+        lines = []
         for name in names:
             kind = coverage.kinds[name]
             klabel = kind_label(kind, name, lang)
             target = target_label(kind.target_column, lang)
-            r = shares[(shares["district"] == i) & (shares["kind"] == name)].iloc[0]
+            r = mine.loc[name]
             if r["total"] > 0:
-                share = r["covered"] / r["total"]
-                line = tr(lang, "district_line", kind=klabel, share=fmt_pct(share), target=target,
+                line = tr(lang, "district_line", kind=klabel, share=fmt_pct(r["covered"] / r["total"]), target=target,
                           t=fmt_num(kind.threshold_min), covered=fmt_people(r["covered"]), total=fmt_people(r["total"]))  # fmt: skip
-                if name == first:
-                    headline = fmt_pct(share)
             else:
                 line = tr(lang, "district_none", kind=klabel, target=target)
             lines.append(line)
+        if mine["cells"].iloc[0] == 0:
+            lines = [tr(lang, "district_empty")]
         popup = f'<div class="pl-pop"><b>{escape_html(lab)}</b><br>{"<br>".join(lines)}</div>'
         props.append({"p": popup, "t": popup})
         if geom is not None and not geom.is_empty:
             at = geom.representative_point()
-            text = escape_html(lab) + (f": {escape_html(headline)}" if headline else "")
-            rows.append([round(at.y, 6), round(at.x, 6), 0, None, text])
+            text, cls = district_label(lab, mine.loc[first], lang)
+            rows.append((-float(mine.loc[first, "total"]), i, [round(at.y, 6), round(at.x, 6)], text, cls))
+    rows.sort()  # most people first: their labels are placed first when labels collide
     name = tr(lang, "layer_districts")
     group = add_group(
         m, f'<span class="pl-line" style="border-top-color:{DISTRICT_COLOUR}"></span> {name}', show=True
@@ -364,11 +380,13 @@ def draw_districts(m: folium.Map, legend: Legend, coverage: Coverage, districts:
     group.add_child(
         Vectors(features_json(geo.boundary.to_numpy(), props, decimals=decimals), [style], pane="pl-lines")
     )
-    icons = [{"c": "pl-icon", "h": f'<div class="pl-label-in">{r[4]}</div>', "s": [0, 0], "a": [0, 0],
-              "pa": [0, 0], "ta": [0, 0]} for r in rows]  # fmt: skip
-    group.add_child(Markers([[r[0], r[1], k, None] for k, r in enumerate(rows)], icons))
+    icons = [{"c": "pl-icon", "h": f'<div class="pl-label-in {cls}">{text}</div>', "s": [0, 0], "a": [0, 0],
+              "pa": [0, 0], "ta": [0, 0]} for *_, text, cls in rows]  # fmt: skip
+    group.add_child(Markers([[*r[2], k, None] for k, r in enumerate(rows)], icons))
     fk = coverage.kinds[first]
     explain = tr(lang, "legend_districts", target=target_label(fk.target_column, lang),
                  t=fmt_num(fk.threshold_min), kind=kind_label(fk, first, lang))  # fmt: skip
     legend.add(tr(lang, "other_heading"), "districts",
                f'<span class="pl-line" style="border-top-color:{DISTRICT_COLOUR}"></span>', explain)  # fmt: skip
+    legend.add(tr(lang, "other_heading"), "districts-zero",
+               '<span class="pl-sw" style="background:#fff;border:2px solid #b2182b"></span>', tr(lang, "legend_zero"))  # fmt: skip

@@ -17,7 +17,7 @@ from branca.element import Figure, MacroElement
 from folium.template import Template
 
 from planner._escape import escape_html, script_json
-from planner.maps.style import OSM_ATTRIBUTION
+from planner.maps.style import OSM_ATTRIBUTION, TEXT
 
 PANES = (("pl-context", 350), ("pl-cells", 360), ("pl-areas", 370), ("pl-lines", 380), ("pl-people", 390))
 
@@ -77,6 +77,7 @@ _RUNTIME_JS = r"""
         }
       });
       if (o.scale) { L.control.scale({imperial: false, position: "bottomleft", maxWidth: 160}).addTo(map); }
+      if (o.bounds) { map._plBounds = L.latLngBounds(o.bounds); }
       if (map.attributionControl) {
         (o.attribution || []).forEach(function (a) { map.attributionControl.addAttribution(a); });
       }
@@ -110,6 +111,113 @@ _RUNTIME_JS = r"""
       L.imageOverlay(url, bounds, {opacity: o.opacity, pane: o.pane, className: "pl-raster",
                                    interactive: false}).addTo(group);
     },
+    // A map whose panels must fold: the layer control starts collapsed below this size.
+    compact: function (map) { var s = map.getSize(); return s.x < 1200 || s.y < 760; },
+    finish: function (map, control) {
+      var self = this, c = map.getContainer(), timer = null;
+      function later() { clearTimeout(timer); timer = setTimeout(function () { self.layout(map); self.declutter(map); }, 30); }
+      var legend = c.querySelector(".pl-legend");
+      if (legend && c.clientWidth < 700) { legend.classList.add("pl-folded"); }
+      if (legend) {
+        var btn = legend.querySelector(".pl-legend-head");
+        if (btn) { L.DomEvent.on(btn, "click", function () { legend.classList.toggle("pl-folded"); later(); }); }
+      }
+      if (control && window.MutationObserver) {
+        new MutationObserver(later).observe(control.getContainer(), {attributes: true, attributeFilter: ["class"]});
+      }
+      map.on("zoomend moveend overlayadd overlayremove resize", later);
+      function first() {
+        if (map._animatingZoom) { map.once("zoomend", first); return; }  // folium's first fit, still zooming
+        map.invalidateSize(false); self.layout(map); self.refit(map); self.declutter(map);
+      }
+      // once the page is laid out: sizes read while the page is still loading can be stale
+      if (document.readyState === "complete") { map.whenReady(first); }
+      else { window.addEventListener("load", function () { map.whenReady(first); }); }
+    },
+    // Keep the panels apart: the title beside the layer control and above the zoom buttons, the
+    // legend between the layer control (above) and the credit line (below).
+    layout: function (map) {
+      var c = map.getContainer(), W = c.clientWidth, H = c.clientHeight, cr = c.getBoundingClientRect();
+      function box(sel) {
+        var e = c.querySelector(sel); if (!e || !e.offsetWidth) { return null; }
+        var r = e.getBoundingClientRect();
+        return {l: r.left - cr.left, t: r.top - cr.top, r: r.right - cr.left, b: r.bottom - cr.top};
+      }
+      var ctl = box(".leaflet-top.leaflet-right .leaflet-control"), bl = box(".leaflet-bottom.leaflet-left");
+      var attr = box(".leaflet-control-attribution");
+      var title = c.querySelector(".pl-title");
+      if (title) {
+        var right = ctl ? ctl.l : W;
+        title.style.maxWidth = Math.max(150, Math.min(430, right - 30)) + "px";
+        title.style.maxHeight = Math.max(80, (bl ? bl.t : H) - 30) + "px";
+      }
+      var legend = c.querySelector(".pl-legend"), body = legend && legend.querySelector(".pl-legend-body");
+      if (body) {
+        var t = box(".pl-title"), top = ctl ? ctl.b : 0;
+        var width = Math.min(300, W - (bl ? bl.r : 0) - 30);
+        legend.style.maxWidth = Math.max(120, width) + "px";
+        if (t && t.r > W - width - 20) { top = Math.max(top, t.b); }
+        var head = legend.querySelector(".pl-legend-head");
+        var room = H - top - (attr ? H - attr.t : 0) - 30 - (head ? head.offsetHeight : 0);
+        body.style.maxHeight = Math.max(40, room) + "px";
+      }
+    },
+    // Fit the data where no panel covers it: right of the title or below it, left of the legend
+    // (or above it when folded), whichever shows the data bigger.
+    refit: function (map) {
+      var b = map._plBounds, c = map.getContainer(), t = c.querySelector(".pl-title");
+      if (!b || !t) { return; }
+      var cr = c.getBoundingClientRect(), tr = t.getBoundingClientRect();
+      var ctl = c.querySelector(".leaflet-top.leaflet-right .leaflet-control");
+      var kr = ctl ? ctl.getBoundingClientRect() : {left: cr.right, bottom: cr.top};
+      var lg = c.querySelector(".pl-legend"), br = L.point(10, 10);
+      if (lg && lg.offsetWidth) {
+        var r = lg.getBoundingClientRect();
+        br = lg.classList.contains("pl-folded") ? L.point(10, cr.bottom - r.top + 10) : L.point(cr.right - r.left + 10, 10);
+      }
+      // beside the title (and below the layer control where it reaches over), or below both
+      var beside = L.point(tr.right - cr.left + 10, (kr.left < cr.right - br.x ? kr.bottom - cr.top : 0) + 10);
+      var below = L.point(10, Math.max(tr.bottom, kr.bottom) - cr.top + 10);
+      var best = null, zoom = -1;
+      [beside, below].forEach(function (tl) {
+        var z = map.getBoundsZoom(b, false, tl.add(br));
+        if (z > zoom) { zoom = z; best = tl; }
+      });
+      map.stop();  // folium's first fitBounds may still be panning
+      map.fitBounds(b, {paddingTopLeft: best, paddingBottomRight: br, animate: false});
+    },
+    // District labels: each placed at its centre, or moved beside it, where it covers no marker,
+    // panel or other label and is not cut by the map's edge; one that fits nowhere is hidden (its
+    // district still shows on hover).
+    declutter: function (map) {
+      var c = map.getContainer(), taken = [], box = c.getBoundingClientRect();
+      function inside(a) { return a.l >= box.left && a.t >= box.top && a.r <= box.right && a.b <= box.bottom; }
+      function rect(e, pad) {
+        var r = e.getBoundingClientRect();
+        return {l: r.left - pad, t: r.top - pad, r: r.right + pad, b: r.bottom + pad};
+      }
+      function hits(a) { return taken.some(function (b) { return a.l < b.r && b.l < a.r && a.t < b.b && b.t < a.b; }); }
+      c.querySelectorAll(".pl-fac, .pl-site, .leaflet-control").forEach(function (e) {
+        if (e.offsetWidth) { taken.push(rect(e, 2)); }
+      });
+      c.querySelectorAll(".pl-label-in").forEach(function (e) {
+        e.classList.remove("pl-hidden");
+        e.style.transform = "";
+        var r = rect(e, 1), w = r.r - r.l, h = r.b - r.t, placed = false;
+        var moves = [[0, 0], [0, -(h / 2 + 13)], [0, h / 2 + 13], [w / 2 + 13, 0], [-(w / 2 + 13), 0],
+                     [w / 2 + 13, -(h / 2 + 13)], [-(w / 2 + 13), h / 2 + 13]];
+        for (var i = 0; i < moves.length && !placed; i++) {
+          var dx = moves[i][0], dy = moves[i][1];
+          var cand = {l: r.l + dx, t: r.t + dy, r: r.r + dx, b: r.b + dy};
+          if (inside(cand) && !hits(cand)) {
+            e.style.transform = "translate(calc(-50% + " + dx + "px), calc(-50% + " + dy + "px))";
+            taken.push(cand);
+            placed = true;
+          }
+        }
+        if (!placed) { e.classList.add("pl-hidden"); }
+      });
+    },
     control: function (map, position, html, cls) {
       var c = L.control({position: position});
       c.onAdd = function () {
@@ -133,7 +241,7 @@ _RUNTIME_CSS = """
 .pl-fac{box-sizing:border-box;width:24px;height:24px;border-radius:50%;border:2px solid #fff;
  box-shadow:0 0 0 1px rgba(0,0,0,.5),0 1px 4px rgba(0,0,0,.5);color:#fff;
  font:bold 12px/20px Arial,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;text-align:center}
-.pl-site{box-sizing:border-box;width:22px;height:22px;margin:4px;background:#ffb300;border:2px solid #111;
+.pl-site{box-sizing:border-box;width:22px;height:22px;margin:4px;background:#f0e442;border:2px solid #111;
  transform:rotate(45deg);box-shadow:0 1px 4px rgba(0,0,0,.6)}
 .pl-site span{display:block;transform:rotate(-45deg);font:bold 11px/18px Arial,sans-serif;
  text-align:center;color:#111}
@@ -143,21 +251,32 @@ _RUNTIME_CSS = """
 .pl-box{background:rgba(255,255,255,.95);padding:8px 11px;border-radius:5px;
  box-shadow:0 1px 5px rgba(0,0,0,.4);font:13px/1.35 Arial,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;
  color:#1a1a1a}
-.pl-title{max-width:430px}
+.pl-title{max-width:430px;overflow:auto}
+.pl-title h1 .pl-place{display:block;font-size:12px;font-weight:normal;color:#444;margin-bottom:1px}
 .pl-title h1{font-size:17px;margin:0 0 4px 0}
 .pl-title p{margin:1px 0;font-size:12px;color:#333}
 .pl-title p.pl-note{color:#666;font-size:11px}
-.pl-legend{max-width:300px;max-height:55vh;overflow:auto}
+.pl-legend{max-width:300px;padding:0}
+.pl-legend-head{display:block;width:100%;border:0;background:none;text-align:left;cursor:pointer;
+ font:bold 12.5px/1.3 Arial,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;padding:6px 11px 2px 11px;color:#1a1a1a}
+.pl-legend-head::after{content:" ▾"}
+.pl-legend.pl-folded .pl-legend-head::after{content:" ▸"}
+.pl-legend.pl-folded .pl-legend-body{display:none}
+.pl-legend-body{overflow:auto;padding:0 11px 8px 11px;max-height:50vh}
+.pl-hidden{visibility:hidden}
+.pl-label-in.pl-zero{border:2px solid #b2182b;color:#b2182b;font-weight:bold}
+.pl-label-in.pl-empty{border-style:dashed;color:#555}
+@media (max-width:700px){.pl-title h1{font-size:14px}.pl-title p{font-size:11px}.pl-box{padding:6px 8px}}
 .pl-legend h2{font-size:12.5px;margin:6px 0 3px 0}
 .pl-legend h2:first-child{margin-top:0}
 .pl-row{display:flex;align-items:center;gap:7px;margin:2px 0;font-size:12px}
 .pl-sw{display:inline-block;box-sizing:border-box;width:18px;height:13px;flex:none;vertical-align:-2px;
  border:1px solid rgba(0,0,0,.35)}
 .pl-mini{display:inline-block;flex:none;width:18px;height:18px;font-size:10px;line-height:14px;vertical-align:-4px}
-.pl-mini-site{display:inline-block;flex:none;width:12px;height:12px;margin:3px;background:#ffb300;
+.pl-mini-site{display:inline-block;flex:none;width:12px;height:12px;margin:3px;background:#f0e442;
  border:2px solid #111;transform:rotate(45deg)}
-.pl-dot{display:inline-block;flex:none;width:14px;height:14px;border-radius:50%;background:#4a148c;
- opacity:.75;border:1.5px solid #fff;box-shadow:0 0 0 1px #4a148c}
+.pl-dot{display:inline-block;flex:none;box-sizing:border-box;width:14px;height:14px;border-radius:50%;
+ background:none;border:1.5px solid #111}
 .pl-line{display:inline-block;flex:none;width:18px;height:0;border-top:2px solid #8a8a8a}
 .pl-raster{image-rendering:pixelated}
 .pl-pop b{font-size:13.5px}
@@ -166,6 +285,7 @@ _RUNTIME_CSS = """
 .pl-pop td{padding:1px 0}
 .pl-warn{color:#b71c1c}
 .leaflet-control-layers-overlays label{font-size:12px}
+.leaflet-control-layers-expanded{max-width:min(440px,calc(100vw - 40px))}
 .leaflet-control-layers-overlays .pl-sw{width:12px;height:10px;margin-right:2px}
 """
 
@@ -195,10 +315,11 @@ plannerMap.setup({{ this._parent.get_name() }}, {{ this.options_js() }});
 {% endmacro %}"""
     )
 
-    def __init__(self, *, scale: bool) -> None:
+    def __init__(self, *, scale: bool, bounds: list[list[float]] | None = None) -> None:
         super().__init__()
         self._name = "PlannerSetup"
         self.scale = scale
+        self.bounds = bounds
         self.attribution: list[str] = []
 
     def credit(self, text: str) -> None:
@@ -208,7 +329,7 @@ plannerMap.setup({{ this._parent.get_name() }}, {{ this.options_js() }});
 
     def options_js(self) -> str:
         return script_json({"panes": [list(p) for p in PANES], "scale": self.scale,
-                            "attribution": self.attribution})  # fmt: skip
+                            "attribution": self.attribution, "bounds": self.bounds})  # fmt: skip
 
 
 class Vectors(MacroElement):
@@ -292,17 +413,53 @@ plannerMap.control({{ this._parent.get_name() }}, {{ this.position_js() }}, {{ t
 
 
 class Title(Control):
+    """The title box: place, title, one line per kind (before → after), data notes."""
+
     def __init__(self, title_html: str, lines_html: Sequence[str], note_html: str) -> None:
         super().__init__("topleft", "pl-box pl-title")
         self._name = "PlannerTitle"
         self.title_html = title_html
         self.lines_html = list(lines_html)
         self.note_html = note_html
+        self.place_html = ""
+        self.notes_html: list[str] = []
 
     def inner_html(self) -> str:
+        place = f'<span class="pl-place">{self.place_html}</span>' if self.place_html else ""
         lines = "".join(f"<p>{line}</p>" for line in self.lines_html)
-        note = f'<p class="pl-note">{self.note_html}</p>' if self.note_html else ""
-        return f"<h1>{self.title_html}</h1>{lines}{note}"
+        notes = [n for n in (*self.notes_html, self.note_html) if n]
+        note = "".join(f'<p class="pl-note">{n}</p>' for n in notes)
+        return f"<h1>{place}{self.title_html}</h1>{lines}{note}"
+
+
+class LayerControl(folium.LayerControl):
+    """folium's layer control, collapsed on small screens, then planner's layout and labels."""
+
+    _template = Template(
+        """
+        {% macro script(this,kwargs) %}
+            var {{ this.get_name() }}_layers = {
+                base_layers : {
+                    {%- for key, val in this.base_layers.items() %}
+                    {{ key|tojson }} : {{val}},
+                    {%- endfor %}
+                },
+                overlays :  {
+                    {%- for key, val in this.overlays.items() %}
+                    {{ key|tojson }} : {{val}},
+                    {%- endfor %}
+                },
+            };
+            let {{ this.get_name() }} = L.control.layers(
+                {{ this.get_name() }}_layers.base_layers,
+                {{ this.get_name() }}_layers.overlays,
+                L.extend({{ this.options|tojavascript }},
+                         {collapsed: plannerMap.compact({{ this._parent.get_name() }})})
+            ).addTo({{this._parent.get_name()}});
+            plannerMap.finish({{ this._parent.get_name() }}, {{ this.get_name() }});
+        {% endmacro %}
+        """
+    )
 
 
 class Legend(Control):
@@ -319,7 +476,9 @@ class Legend(Control):
         rows.setdefault(key, f'<div class="pl-row">{symbol_html}<span>{label_html}</span></div>')
 
     def inner_html(self) -> str:
-        return "".join(f"<h2>{h}</h2>{''.join(rows.values())}" for h, rows in self.sections.items() if rows)
+        rows = "".join(f"<h2>{h}</h2>{''.join(rows.values())}" for h, rows in self.sections.items() if rows)
+        head = escape_html(TEXT[self.lang]["legend"])
+        return f'<button type="button" class="pl-legend-head">{head}</button><div class="pl-legend-body">{rows}</div>'
 
 
 def new_map(bounds: tuple[float, float, float, float], *, title: str, tiles: str | None,
@@ -327,7 +486,7 @@ def new_map(bounds: tuple[float, float, float, float], *, title: str, tiles: str
     """An empty map over (west, south, east, north), with no basemap unless ``tiles`` is given."""
     w, s, e, n = bounds
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], zoom_start=14, tiles=None,
-                   control_scale=False, zoom_control="bottomleft")  # fmt: skip
+                   control_scale=False, zoom_control="bottomleft", zoom_snap=0.25)  # fmt: skip
     root = m.get_root()
     if isinstance(root, Figure):
         root.title = escape_html(title)
@@ -337,6 +496,7 @@ def new_map(bounds: tuple[float, float, float, float], *, title: str, tiles: str
                          control=False, max_zoom=19).add_to(m)  # fmt: skip
         _TILES[m] = tiles
     m.fit_bounds([[s, w], [n, e]])
+    _BOUNDS[m] = [[round(s, 6), round(w, 6)], [round(n, 6), round(e, 6)]]
     return m
 
 
@@ -365,12 +525,15 @@ class MapState:
     legend: Legend
     title: Title | None = None
     control: folium.LayerControl | None = None
+    #: per kind, what the title says: before (and after) shares, sites added
+    summary: dict[str, dict[str, Any]] = field(default_factory=dict)
     layer_names: set[str] = field(default_factory=set)
     drawn: set[str] = field(default_factory=set)
 
 
 _STATES: weakref.WeakKeyDictionary[folium.Map, MapState] = weakref.WeakKeyDictionary()
 _TILES: weakref.WeakKeyDictionary[folium.Map, str] = weakref.WeakKeyDictionary()
+_BOUNDS: weakref.WeakKeyDictionary[folium.Map, list[list[float]]] = weakref.WeakKeyDictionary()
 # add_child with an index past the end moves a child to the end (branca's public API)
 _LAST = 1 << 30
 
@@ -390,13 +553,26 @@ def map_state(m: folium.Map, *, lang: str, created: bool) -> MapState:
     state = _STATES.get(m)
     if state is None:
         m.add_child(Runtime())
-        setup, legend = Setup(scale=created), Legend(lang)
+        setup, legend = Setup(scale=created, bounds=_BOUNDS.get(m)), Legend(lang)
         m.add_child(setup)
         m.add_child(legend)
         state = MapState(lang, setup, legend)
         _STATES[m] = state
     state.setup.credit(OSM_ATTRIBUTION)
     return state
+
+
+def extend_bounds(m: folium.Map, bounds: tuple[float, float, float, float]) -> None:
+    """Make the area the map fits on opening (beside its panels) cover ``bounds`` (w, s, e, n) too."""
+    state = _STATES.get(m)
+    if state is None or state.setup.bounds is None:
+        return
+    (s0, w0), (n0, e0) = state.setup.bounds
+    w, s, e, n = bounds
+    state.setup.bounds = [
+        [round(min(s0, s), 6), round(min(w0, w), 6)],
+        [round(max(n0, n), 6), round(max(e0, e), 6)],
+    ]
 
 
 def add_group(m: folium.Map, name_html: str, *, show: bool) -> folium.FeatureGroup:
@@ -415,7 +591,7 @@ def finish(m: folium.Map) -> None:
     """Keep the legend and layer control after every layer, so they list all of them."""
     state = map_state(m, lang="en", created=False)
     if state.control is None:
-        state.control = folium.LayerControl(position="topright", collapsed=False)
+        state.control = LayerControl(position="topright", collapsed=False)
     for child in (state.legend, state.control):
         m.add_child(child, name=child.get_name(), index=_LAST)
 
