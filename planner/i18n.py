@@ -281,6 +281,29 @@ WORDS: dict[str, tuple[str, str]] = {
     "outside_districts": ("(outside districts)", "（片区外）"),
     "all": ("(all)", "（全部）"),
     "grid columns": ("grid columns", "人口网格自带"),
+    "pts": ("pts", "个百分点"),
+    "minutes": ("minutes", "步行时间"),
+    "covered_ba": ("covered before → after", "覆盖人数 现状 → 建成后"),
+    "share_ba": ("share before → after", "覆盖率 现状 → 建成后"),
+    "change": ("change", "变化"),
+    "facilities_ba": ("facilities", "设施数"),
+    "scenario_title": ("scenario {name!r}: before → after", "方案“{name}”：现状 → 建成后"),
+    "added_title": (
+        "added facilities in build order (people of the kind's target group within its walk):",
+        "按建设顺序新增的设施（步行范围内的服务对象人数）：",
+    ),
+    "targets_ba": ("targets met before → after:", "规划指标达标情况 现状 → 建成后："),
+    "trajectory_note": (
+        "trajectory: see trajectory.csv (coverage after each year's additions, cumulative)",
+        "逐年变化：见 trajectory.csv（每年新增后的累计覆盖）",
+    ),
+    "rank": ("rank", "序号"),
+    "year": ("year", "年份"),
+    "phase": ("phase", "期次"),
+    "name": ("name", "名称"),
+    "adds": ("adds", "新增覆盖"),
+    "covered_after": ("covered after", "建成后覆盖"),
+    "share": ("share", "覆盖率"),
 }
 
 #: What a file is (the ``what`` of planner's readers) → Chinese.
@@ -412,6 +435,10 @@ CSV_HEADERS_ZH: dict[str, str] = {
     "basis": "口径", "baseline": "基期值", "target": "目标值", "current": "现状值", "projected": "目标年预测值",
     "met": "是否达标", "needed": "尚需", "needed_unit": "尚需单位", "note": "说明", "target_no": "指标序号",
     "line": "行号", "facility_id": "设施编号", "population": "常住人口",
+    "total_before": "现状服务对象总数", "total_after": "建成后服务对象总数", "delta_covered": "覆盖人数变化",
+    "delta_share": "覆盖率变化", "facilities_before": "现状设施数", "facilities_after": "建成后设施数",
+    "met_before": "现状是否达标", "met_after": "建成后是否达标", "phase": "期次", "street": "最近道路",
+    "value_before": "现状指标值", "value_after": "建成后指标值", "cells": "人口网格数",
 }  # fmt: skip
 
 
@@ -444,7 +471,7 @@ def localise_table(table: Any, lang: str, *, kind_labels: dict[str, str] | None 
         "kind": lambda v: (kind_labels or {}).get(v, v),
         "target_column": lambda v: target_label(v, "zh") if isinstance(v, str) else v,
         "indicator": lambda v: indicator_name(v, "zh") if isinstance(v, str) else v,
-        "met": lambda v: ("是" if v else "否") if isinstance(v, bool | int) else v,
+        **dict.fromkeys(("met", "met_before", "met_after"), _yes_no),
         "scope": lambda v: places.get(v, v),
         "district": lambda v: places.get(v, v),
         "unit": lambda v: _unit_zh(v, units),
@@ -456,6 +483,10 @@ def localise_table(table: Any, lang: str, *, kind_labels: dict[str, str] | None 
         if col in out.columns:
             out[col] = out[col].map(fn)
     return out.rename(columns=CSV_HEADERS_ZH)
+
+
+def _yes_no(v: Any) -> Any:
+    return ("是" if v else "否") if isinstance(v, bool | int) else v
 
 
 def _unit_zh(unit: Any, units: dict[str, str]) -> Any:

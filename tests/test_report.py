@@ -19,7 +19,7 @@ from test_maps import RAW_FRAGMENTS, XSS
 import planner as pl
 from planner._escape import escape_cell, escape_html
 from planner.cli import main
-from planner.i18n import fmt_people, fmt_share, header, target_label
+from planner.i18n import english_columns, fmt_people, fmt_share, header, target_label
 from planner.io.osm import read_street_names
 from planner.places import nearest_street_names
 
@@ -225,7 +225,10 @@ def test_report_numbers_equal_the_csv_outputs(tiny_report):
         "服务空白",
         "数据来源、许可与说明",
     ]
-    summary = pd.read_csv(out / "compare.csv")
+    summary = pd.read_csv(out / "compare.csv", encoding="utf-8-sig")  # a zh report: Chinese headers and kinds
+    summary = summary.set_axis(english_columns(summary.columns), axis=1).replace(
+        {"kind": {"养老服务设施": "eldercare"}}
+    )
     s15 = summary[summary["minutes"] == 15].set_index("kind")
     ws = wb["概要"]
     head = [c.value for c in ws[1]]
@@ -239,8 +242,10 @@ def test_report_numbers_equal_the_csv_outputs(tiny_report):
     assert ws.cell(2, head.index("现状覆盖率") + 1).number_format == "0.0%"
     assert ws.cell(2, head.index("人数") + 1).number_format == "#,##0"
     # the sites: gain and total after each, as in sites_added.csv (and sites.csv of the siting)
-    added = pd.read_csv(out / "sites_added.csv")
-    sited = pd.read_csv(out / "sites.csv")
+    added = pd.read_csv(out / "sites_added.csv", encoding="utf-8-sig")
+    added = added.set_axis(english_columns(added.columns), axis=1)
+    sited = pd.read_csv(out / "sites.csv", encoding="utf-8-sig")
+    sited = sited.set_axis(english_columns(sited.columns), axis=1)
     sheet = next(wb[n] for n in wb.sheetnames if n.startswith("建议新增"))
     head = [c.value for c in sheet[1]]
     got = [dict(zip(head, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]

@@ -18,7 +18,7 @@ from conftest import REPO, networkx_minutes, osmnx_graph
 
 import planner as pl
 from planner.cli import main
-from planner.i18n import display_width, english_columns
+from planner.i18n import CSV_HEADERS_ZH, display_width, english_columns
 from planner.io import datums
 from planner.pipeline import datum_hint
 
@@ -216,3 +216,10 @@ def test_chinese_run_tables_and_files(tmp_path, capsys):
     b = pl.read_added(en / "sites.csv", kinds=study.kinds, crs=CRS)
     assert list(a["kind"]) == list(b["kind"]) == ["eldercare", "eldercare"]
     assert shapely.equals_exact(a.geometry.to_numpy(), b.geometry.to_numpy(), tolerance=0).all()
+
+
+def test_chinese_csv_headers_are_one_to_one():
+    """Every Chinese header names one column, so a Chinese CSV reads back unambiguously."""
+    zh = list(CSV_HEADERS_ZH.values())
+    assert len(zh) == len(set(zh))
+    assert english_columns(zh) == list(CSV_HEADERS_ZH)

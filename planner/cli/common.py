@@ -137,9 +137,14 @@ def base_study(args: argparse.Namespace) -> StudyArea:
                      facilities_path=args.facilities)  # fmt: skip
 
 
-def study_from_args(args: argparse.Namespace) -> StudyArea:
-    """The study with every command-line override applied (the CLI's only study logic)."""
+def study_from_args(args: argparse.Namespace, *, siting: bool = True) -> StudyArea:
+    """The study with every command-line override applied (the CLI's only study logic).
+
+    ``siting=False``: the study's ``[siting]`` table is left out (a command that does not site).
+    """
     study = base_study(args)
+    if not siting:
+        study = study.override(siting=None)
     changes: dict[str, Any] = {}
     for name in ("network", "population", "facilities"):
         if getattr(args, name, None) is not None:

@@ -64,7 +64,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
             "give what changes: --add FILE (repeatable), --remove FILE_OR_IDS and/or --after-population FILE."
         )
         raise InputError(msg)
-    study = study_from_args(args)
+    study = study_from_args(args, siting=False)
     if args.targets is not None:
         study = study.override(targets={"path": args.targets})
     run = RunFolder(
@@ -80,7 +80,7 @@ def run_compare_command(args: argparse.Namespace) -> int:
                   "scenario": dict(comparison.params)}  # fmt: skip
         run.finish(record)
     if not quiet(args):
-        print(format_comparison(comparison))
+        print(format_comparison(comparison, lang=study.lang, kinds=study.kinds))
     wrote(args, run.written)
     return 0
 

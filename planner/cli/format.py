@@ -84,12 +84,15 @@ def target_text(column: str, lang: str) -> str:
     return target_label(column, lang) if lang == "zh" else column
 
 
-def _grid(header: list[str], rows: list[list[str]], *, right_from: int) -> str:
+def _grid(header: list[str], rows: list[list[str]], *, right_from: int, right: tuple[int, ...] = ()) -> str:
     """A plain text table, columns aligned by display width (Chinese characters count two)."""
     table = [header, *rows]
     widths = [max(_width(r[j]) for r in table) for j in range(len(header))]
     lines = [
-        "  ".join(_pad(c, w, right=j >= right_from) for j, (c, w) in enumerate(zip(r, widths, strict=True)))
+        "  ".join(
+            _pad(c, w, right=j >= right_from or j in right)
+            for j, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
         for r in table
     ]
     return "\n".join(ln.rstrip() for ln in lines)
@@ -276,44 +279,49 @@ def _pad(text: str, width: int, *, right: bool = False) -> str:
     return fill + text if right else text + fill
 
 
-def format_comparison(comparison: Any) -> str:
+def format_comparison(
+    comparison: Any, *, lang: str = "en", kinds: Mapping[str, FacilityKind] | None = None
+) -> str:
     """Before → after per kind at each threshold: people covered and shares (one decimal), and sites."""
     t = comparison.table
-    view = pd.DataFrame({
-        "kind": t["kind"],
-        "minutes": t["minutes"].map(lambda v: f"≤{v:g}"),
-        "covered before → after": [f"{b:,.0f} → {a:,.0f}" for b, a in zip(t["covered_before"], t["covered_after"], strict=True)],
-        "share before → after": [_pct(b) + " → " + _pct(a) for b, a in zip(t["share_before"], t["share_after"], strict=True)],
-        "change": t["delta_share"].map(lambda v: "-" if pd.isna(v) else f"{100 * v:+.1f} pts"),
-        "facilities": [f"{b:.0f} → {a:.0f}" for b, a in zip(t["facilities_before"], t["facilities_after"], strict=True)],
-    })  # fmt: skip
-    lines = [f"scenario {comparison.scenario.name!r}: before → after", view.to_string(index=False)]
-    sites = comparison.sites
-    if len(sites):
-        shown = pd.DataFrame({
-            "rank": sites["rank"], "kind": sites["kind"], "name": sites["name"],
-            "adds": sites["gain"].map(lambda v: f"{v:,.0f}"),
-            "covered after": sites["covered"].map(lambda v: f"{v:,.0f}"),
-            "share": sites["share"].map(_pct), "district": sites["district"],
-        })  # fmt: skip
-        for col in ("year", "phase"):
-            if col in sites.columns:
-                shown.insert(1, col, sites[col])
-        lines += ["\nadded facilities in build order (people of the kind's target group within its walk):",
-                  shown.to_string(index=False)]  # fmt: skip
+    rows = [[kind_text(k, lang, kinds), word("within", lang, m=f"{m:g}"), f"{b:,.0f} → {a:,.0f}",
+             f"{_pct(sb)} → {_pct(sa)}", "-" if pd.isna(d) else f"{100 * d:+.1f} {word('pts', lang)}",
+             f"{fb:.0f} → {fa:.0f}"]
+            for k, m, b, a, sb, sa, d, fb, fa in zip(t["kind"], t["minutes"], t["covered_before"], t["covered_after"],
+                                                     t["share_before"], t["share_after"], t["delta_share"],
+                                                     t["facilities_before"], t["facilities_after"], strict=True)]  # fmt: skip
+    head = [word(w, lang) for w in ("kind", "minutes", "covered_ba", "share_ba", "change", "facilities_ba")]
+    lines = [word("scenario_title", lang, name=comparison.scenario.name), _grid(head, rows, right_from=2)]
+    if len(comparison.sites):
+        lines += [f"\n{word('added_title', lang)}", _added_sites(comparison.sites, lang, kinds)]
     if comparison.targets is not None:
         tt = comparison.targets
-        met = [f"{_yes(b)} → {_yes(a)}" for b, a in zip(tt["met_before"], tt["met_after"], strict=True)]
-        lines += ["\ntargets met before → after:",
-                  pd.DataFrame({"scope": tt["scope"], "target": tt["label"], "met": met}).to_string(index=False)]  # fmt: skip
+        body = [[_scope(str(s), lang), str(label), f"{_yes(b, lang)} → {_yes(a, lang)}"]
+                for s, label, b, a in zip(tt["scope"], tt["label"], tt["met_before"], tt["met_after"], strict=True)]  # fmt: skip
+        lines += [
+            f"\n{word('targets_ba', lang)}",
+            _grid([word(w, lang) for w in ("scope", "target", "met")], body, right_from=3),
+        ]
     if comparison.trajectory is not None:
-        lines.append("\ntrajectory: see trajectory.csv (coverage after each year's additions, cumulative)")
+        lines.append(f"\n{word('trajectory_note', lang)}")
     return "\n".join(lines)
+
+
+def _added_sites(sites: pd.DataFrame, lang: str, kinds: Mapping[str, FacilityKind] | None) -> str:
+    """The added facilities in build order: year or phase, kind, name, people added, total after."""
+    when = [c for c in ("year", "phase") if c in sites.columns]
+    head = [word("rank", lang), *[word(c, lang) for c in when], word("kind", lang), word("name", lang),
+            word("adds", lang), word("covered_after", lang), word("share", lang), word("district", lang)]  # fmt: skip
+    body = [[str(r["rank"]), *[str(r[c]) for c in when], kind_text(str(r["kind"]), lang, kinds), str(r["name"]),
+             f"{r['gain']:,.0f}", f"{r['covered']:,.0f}", _pct(r["share"]), _district(str(r["district"]), lang)]
+            for _, r in sites.iterrows()]  # fmt: skip
+    n = len(head)
+    return _grid(head, body, right_from=n, right=(0, n - 4, n - 3, n - 2))
 
 
 def _pct(share: float) -> str:
     return "-" if pd.isna(share) else f"{100 * share:.1f}%"
 
 
-def _yes(value: Any) -> str:
-    return "-" if pd.isna(value) else ("yes" if bool(value) else "NO")
+def _yes(value: Any, lang: str = "en") -> str:
+    return "-" if pd.isna(value) else word("yes" if bool(value) else "no", lang)

@@ -60,7 +60,7 @@ def run_report_command(args: argparse.Namespace) -> int:
     int
         The exit code (0).
     """
-    study = study_from_args(args)
+    study = study_from_args(args, siting=not args.add and not args.no_sites)  # a plan is reported, not sited
     if args.targets is not None:
         if not args.targets.exists():
             msg = f"--targets {args.targets} does not exist."

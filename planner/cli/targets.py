@@ -48,7 +48,7 @@ def run_targets_command(args: argparse.Namespace) -> int:
     int
         The exit code (0).
     """
-    study = study_from_args(args)
+    study = study_from_args(args, siting=False)
     changes = {k: v for k, v in (("path", args.targets), ("method", args.method)) if v is not None}
     study = study.override(targets=changes) if changes else study
     if study.targets is None:

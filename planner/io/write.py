@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from planner._escape import escape_cell
 from planner._version import __version__
 from planner.errors import InputError
 from planner.i18n import localise_table
@@ -43,7 +44,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str], *, index: bool = False) -> Path:
-    """Write a CSV (UTF-8 with BOM, so Excel shows Chinese text) atomically.
+    """Write a CSV (UTF-8 with BOM, so Excel shows Chinese text) atomically, formulas made inert.
+
+    Text cells starting with ``= + - @`` (or tab, CR, LF) get a leading apostrophe
+    (:func:`~planner._escape.escape_cell`), as in the report's spreadsheet.
 
     Parameters
     ----------
@@ -58,6 +62,11 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str], *, index: bool =
     -------
     pathlib.Path
     """
+    text = [
+        c for c in df.columns if pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c])
+    ]
+    if text:  # a CSV opens in a spreadsheet: text that would run as a formula is made inert
+        df = df.assign(**{c: df[c].map(escape_cell) for c in text})
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=index, encoding="utf-8-sig")
     return Path(path)
