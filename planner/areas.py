@@ -73,7 +73,7 @@ def service_area_polygons(
             out.append(shapely.Polygon())
             continue
         dist, _ = network.distances_m([snap.node[i]], [snap.access_m[i]], limit_m=reach_m)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):  # zero-length edges (duplicate OSM nodes)
             fu = np.nan_to_num(np.clip((reach_m - dist[u]) / length, 0.0, 1.0), nan=0.0)
             fv = np.nan_to_num(np.clip((reach_m - dist[v]) / length, 0.0, 1.0), nan=0.0)
         full = fu + fv >= 1.0

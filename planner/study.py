@@ -43,6 +43,8 @@ from planner.population import age_shares_from_census, apply_age_shares
 
 LANGS = ("en", "zh")
 SOLVERS = ("auto", "highs", "scipy", "greedy")
+#: Named basemaps planner knows (planner.maps.runtime.TILE_PRESETS): they need no tiles_attribution.
+TILE_PRESET_NAMES = ("tianditu",)
 ACCESS_METHODS = ("2sfca", "e2sfca")
 _LAYER_META = ("path", "source", "licence")
 
@@ -141,7 +143,7 @@ class MapSettings:
 
     def __post_init__(self) -> None:
         _check_positive(self, "max_vector_cells")
-        if self.tiles and not self.tiles_attribution:
+        if self.tiles and not self.tiles_attribution and self.tiles not in TILE_PRESET_NAMES:
             msg = "tiles needs tiles_attribution, the basemap's credit shown on the map (CLI: --tiles needs --tiles-attribution)."
             raise ValueError(msg)
 

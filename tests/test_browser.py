@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import test_maps as tm
 
+import planner as pl
 from planner import maps as pm
 
 pytestmark = pytest.mark.browser
@@ -491,3 +492,57 @@ def test_chinese_report_pdf_embeds_a_cjk_font(tmp_path):
     fonts = {str(f.get_object().get("/BaseFont")) for p in reader.pages
              for f in (p.get("/Resources", {}).get("/Font", {}) or {}).values()}  # fmt: skip
     assert any("WenQuanYi" in f or "CJK" in f or "Hei" in f for f in fonts), fonts
+
+
+TILE_PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def test_tianditu_map_waits_for_the_key_in_its_address(browser, tiny, tmp_path):
+    """Without #tk= the page loads nothing and says why; with it, Tianditu tiles carry that key."""
+    _, cov, _ = tiny
+    path = pm.save_map(pm.coverage_map(cov, tiles="tianditu", lang="zh"), tmp_path / "tdt.html")
+    page = Page(browser, path)
+    try:
+        assert page.remote() == []
+        assert "未加载底图" in page.eval("document.querySelector('.pl-tiles-note').innerText")
+    finally:
+        page.page.close()
+    key = "0123456789abcdef0123456789abcdef"
+    tab = browser.new_page()
+    asked: list[str] = []
+
+    def tile(route):
+        asked.append(route.request.url)
+        route.fulfill(status=200, content_type="image/png", body=TILE_PNG)
+
+    try:
+        tab.route(re.compile(r"^https://t[0-7]\.tianditu\.gov\.cn/"), tile)
+        tab.goto(path.as_uri() + f"#tk={key}")
+        tab.wait_for_function("document.querySelectorAll('img.leaflet-tile').length > 0")
+        assert asked
+        assert all(f"tk={key}" in u for u in asked)
+        assert {re.search(r"LAYER=(\w+)", u).group(1) for u in asked} == {"vec", "cva"}
+        assert tab.evaluate("document.querySelector('.pl-tiles-note')") is None
+    finally:
+        tab.close()
+
+
+def test_show_map_frame_is_sandboxed_from_the_notebook(browser, tiny, tmp_path):
+    """The inline map runs its scripts but cannot reach the page around it (a notebook)."""
+    _, cov, _ = tiny
+    frame = pl.show_map(pm.coverage_map(cov), height_px=300)._repr_html_()
+    host = tmp_path / "notebook.html"
+    host.write_text(f"<html><body><p id=secret>token</p>{frame}</body></html>", encoding="utf-8")
+    tab = browser.new_page()
+    try:
+        tab.goto(host.as_uri())
+        inner = tab.frames[1]
+        inner.wait_for_function("typeof L === 'object'")
+        assert inner.evaluate("document.querySelectorAll('.leaflet-control-layers').length") == 1
+        reach = inner.evaluate("() => { try { return parent.document.getElementById('secret').innerText; }"
+                               " catch (e) { return 'blocked'; } }")  # fmt: skip
+        assert reach == "blocked"
+    finally:
+        tab.close()

@@ -25,7 +25,7 @@ from conftest import TINY, UTM, lattice_network, points
 import planner as pl
 from planner import maps as pm
 from planner._escape import escape_html, script_json
-from planner.cli import build_parser
+from planner.cli import build_parser, main
 from planner.maps.export import _REMOTE
 from planner.maps.layers import district_shares
 from planner.maps.runtime import Legend, inline_assets
@@ -548,7 +548,9 @@ def test_save_map_writes_atomically(tiny, tmp_path):
     assert 0 < text.index("charset=UTF-8") < 1024, "browsers look for the charset in the first 1 KB"
 
 
-def test_cli_map_command(tiny, tmp_path, capsys):
+@pytest.fixture
+def tiny_study_file(tmp_path):
+    """A study file of the tiny fixture (eldercare and nursery)."""
     study = tmp_path / "study.toml"
     study.write_text(
         f"""name = "tiny"
@@ -575,6 +577,11 @@ target_column = "age_0_3"
 """,
         encoding="utf-8",
     )
+    return study
+
+
+def test_cli_map_command(tiny, tiny_study_file, tmp_path, capsys):
+    study = tiny_study_file
     from planner.cli import main as cli_main
     from planner.cli.map import run_map_command
 
@@ -591,7 +598,7 @@ target_column = "age_0_3"
     assert "托育机构：设施（9）" in html
     assert "养老服务设施" not in html
     assert "研究范围" in html
-    assert "wrote" in capsys.readouterr().out
+    assert "已写出" in capsys.readouterr().out  # --lang zh: the messages too
     assert main(["--study", str(study), "--out", str(tmp_path / "x.txt")]) == 2
     assert "--out must be an .html file" in capsys.readouterr().err
     assert main(["--study", str(study), "--tiles", "https://t/{z}/{x}/{y}.png", "--out", str(out)]) == 2
@@ -628,6 +635,38 @@ def test_show_map_embeds_the_offline_page_escaped():
     frame = pl.show_map(m, height_px=300)._repr_html_()
     assert frame.startswith('<iframe srcdoc="')
     assert "height:300px" in frame
+    assert frame.endswith(' sandbox="allow-scripts"></iframe>')  # no access to the notebook page
     page = html.unescape(frame.split('srcdoc="', 1)[1].split('" style=', 1)[0])
     assert page == pl.map_html(m, offline=True)
     assert "cdn.jsdelivr" not in page
+
+
+def test_protocol_relative_tiles_are_refused(tiny):
+    _, cov, _ = tiny
+    with pytest.raises(ValueError, match="XYZ URL"):
+        pm.coverage_map(cov, tiles="//tiles.elsewhere.example/{z}/{x}/{y}.png", tiles_attribution="x")
+
+
+def test_tianditu_preset_keeps_the_key_out_of_the_map(tiny, monkeypatch):
+    _, cov, _ = tiny
+    monkeypatch.setenv("TIANDITU_KEY", "0123456789abcdef0123456789abcdef")
+    html = pm.map_html(pm.coverage_map(cov, tiles="tianditu", lang="zh"))
+    assert "0123456789abcdef" not in html
+    assert html.count("tianditu.gov.cn/") == 2  # streets and their labels, as templates
+    assert "\\u0026tk={tk}" in html  # the key is filled in by the page, from its address
+    assert "未加载底图" in html  # what the page says without a key
+
+
+def test_cli_map_tianditu_needs_the_key_and_never_writes_it(tiny_study_file, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "m.html"
+    monkeypatch.delenv("TIANDITU_KEY", raising=False)
+    assert main(["map", "--study", str(tiny_study_file), "--tiles", "tianditu", "--out", str(out)]) == 2
+    assert "TIANDITU_KEY" in capsys.readouterr().err
+    assert not out.exists()
+    key = "fedcba9876543210fedcba9876543210"
+    monkeypatch.setenv("TIANDITU_KEY", key)
+    assert main(["map", "--study", str(tiny_study_file), "--tiles", "tianditu", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"{out.resolve().as_uri()}#tk=$TIANDITU_KEY" in printed  # not a terminal: the key is not printed
+    assert key not in printed
+    assert key not in out.read_text(encoding="utf-8")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from planner.cli.common import add_study_arguments, echo, study_from_args
+from planner.cli.common import add_study_arguments, cli_lang, echo, study_from_args
 from planner.errors import InputError
+from planner.i18n import word
 from planner.maps.builders import coverage_map, siting_map
 from planner.maps.export import save_map
+from planner.maps.runtime import TILE_PRESETS
 from planner.pipeline import StudyResult, run_study
 from planner.places import read_study_streets
 from planner.scenario import Scenario, compare, read_added
@@ -36,7 +41,8 @@ def register(subparsers: Any) -> None:
     add_study_arguments(p)
     p.add_argument("--out", type=Path, required=True, help="the HTML file to write, e.g. maps/city.html")
     p.add_argument("--title", help="map title (default: '15-minute walking coverage')")
-    p.add_argument("--tiles", help="XYZ tile URL of a basemap, e.g. an intranet server (default: none)")
+    p.add_argument("--tiles", help="XYZ tile URL of a basemap, e.g. an intranet server, or 'tianditu' "
+                                   "(your key in $TIANDITU_KEY, never written into the map) (default: none)")  # fmt: skip
     p.add_argument("--tiles-attribution", help="credit shown for --tiles (required with it)")
     p.add_argument("--no-service-areas", action="store_true", help="leave out the facilities' walk areas")
     p.add_argument(
@@ -75,6 +81,12 @@ def run_map_command(args: argparse.Namespace) -> int:
         raise InputError(msg)
     study = study_from_args(args)
     study = study.override(map=map_overrides(args))
+    preset = TILE_PRESETS.get(study.map.tiles or "")
+    if preset is not None and not os.environ.get(preset.key_env):  # checked before anything is computed
+        msg = (f"--tiles {study.map.tiles} needs your key in the environment variable {preset.key_env} "
+               f"(get one at {preset.signup}); it is never written into the map.")  # fmt: skip
+        zh = f"--tiles {study.map.tiles} 需要您的天地图密钥，请放在环境变量 {preset.key_env} 中（申请：{preset.signup}）；密钥不会写入地图文件。"
+        raise InputError(msg, zh=zh)
     if study.map.sites and study.siting is None:
         msg = "--sites needs a [siting] table in the study file (kind, new, model); see data/las_palmas/study.toml."
         raise InputError(msg)
@@ -84,8 +96,29 @@ def run_map_command(args: argparse.Namespace) -> int:
     if isinstance(args.sites, Path | str) and args.sites is not True:
         m = planned_sites_map(m, result, Path(args.sites))
     path = save_map(m, args.out)
-    echo(args, f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB; opens offline)")
+    lang = cli_lang(args)
+    echo(
+        args,
+        f"{word('wrote', lang)} {path} ({path.stat().st_size / 1e6:.2f} MB; {_loads(study.map.tiles, path, lang)})",
+    )
     return 0
+
+
+def _loads(tiles: str | None, path: Path, lang: str) -> str:
+    """What the page loads when it opens: nothing, a tile server, or a keyed preset (and how to open it)."""
+    zh = lang == "zh"
+    if not tiles:
+        return "离线打开" if zh else "opens offline"
+    if tiles not in TILE_PRESETS:
+        host = urlsplit(tiles).netloc or ("文件旁的目录" if zh else "a path beside the file")
+        return f"打开时从 {host} 加载底图" if zh else f"loads basemap tiles from {host} when opened"
+    preset = TILE_PRESETS[tiles]
+    # the key only on the user's own terminal, never in a log file or the map
+    key = os.environ[preset.key_env] if sys.stdout.isatty() else f"${preset.key_env}"
+    link = f"{path.resolve().as_uri()}#{preset.key_param}={key}"
+    if zh:
+        return f"用您的密钥加载{tiles}底图，密钥不在文件中；请打开 {link}"
+    return f"loads {tiles} tiles with your key, which is not in the file: open {link}"
 
 
 def study_map(result: StudyResult) -> Any:

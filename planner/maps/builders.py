@@ -162,7 +162,7 @@ def coverage_map(
     created = m is None
     if m is None:
         m = new_map(layer_bounds(coverage.population, boundary, districts, coverage.facilities), title=title or TEXT[lang]["title"],
-                     tiles=tiles, tiles_attribution=tiles_attribution)  # fmt: skip
+                     tiles=tiles, tiles_attribution=tiles_attribution, lang=lang)  # fmt: skip
     state = map_state(m, lang=lang, created=created)
     legend = state.legend
     for credit in (*attribution, *([tiles_attribution] if tiles and created and tiles_attribution else [])):
@@ -319,7 +319,7 @@ def siting_map(
             pad = max(e - w, n - s, 0.01) * 0.15
             m = new_map((w - pad, s - pad, e + pad, n + pad),
                          title=title or TEXT[lang]["sites"],
-                         tiles=tiles, tiles_attribution=tiles_attribution)  # fmt: skip
+                         tiles=tiles, tiles_attribution=tiles_attribution, lang=lang)  # fmt: skip
     state = map_state(m, lang=lang, created=created)
     what = tr(lang, "planned" if planned else "proposed")
     rows, icons = _site_markers(sites, fk, label, lang, planned=planned)

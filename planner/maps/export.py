@@ -139,10 +139,11 @@ class OfflineMap:
 
     def _repr_html_(self) -> str:
         page = map_html(self.m, offline=True)
-        # the whole page goes into srcdoc, attribute-escaped; its own content is escaped already
+        # the whole page goes into srcdoc, attribute-escaped; its own content is escaped already.
+        # sandbox: the map's scripts run, but in an origin of their own, away from the notebook's page
         return (
             f'<iframe srcdoc="{html_lib.escape(page, quote=True)}" '
-            f'style="width:100%;height:{self.height_px}px;border:1px solid #ccc"></iframe>'
+            f'style="width:100%;height:{self.height_px}px;border:1px solid #ccc" sandbox="allow-scripts"></iframe>'
         )
 
 

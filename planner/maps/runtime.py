@@ -481,8 +481,76 @@ class Legend(Control):
         return f'<button type="button" class="pl-legend-head">{head}</button><div class="pl-legend-body">{rows}</div>'
 
 
+@dataclass(frozen=True)
+class TilePreset:
+    """A named basemap that needs the user's key: the key is read when the map opens, never stored.
+
+    The page takes the key from its address (``map.html#tk=<key>``) and only then adds the
+    layers; without a key it loads nothing and says how to give one.
+    """
+
+    layers: tuple[str, ...]
+    attribution: str
+    key_env: str
+    key_param: str
+    subdomains: str
+    max_zoom: int
+    signup: str
+
+
+#: Named basemaps (``tiles="tianditu"``): Tianditu is CGCS2000, no datum shift under planner's WGS-84.
+TILE_PRESETS: Mapping[str, TilePreset] = {
+    "tianditu": TilePreset(
+        layers=tuple(
+            f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+            f"&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}"
+            f"&TILECOL={{x}}&tk={{tk}}"
+            for layer in ("vec", "cva")  # streets, then their Chinese labels
+        ),
+        attribution="© 天地图 Tianditu (tianditu.gov.cn), CGCS2000",
+        key_env="TIANDITU_KEY",
+        key_param="tk",
+        subdomains="01234567",
+        max_zoom=18,
+        signup="https://console.tianditu.gov.cn",
+    ),
+}
+
+
+class KeyedTiles(MacroElement):
+    """A preset's layers, added when the page's address carries the key (``#tk=...``)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function (m, layers, o) {
+  var key = new URLSearchParams(location.hash.slice(1)).get(o.param) || "";
+  if (!/^[A-Za-z0-9]{8,64}$/.test(key)) {
+    var c = L.control({position: "bottomleft"});
+    c.onAdd = function () { var d = L.DomUtil.create("div", "pl-box pl-tiles-note"); d.textContent = o.note; return d; };
+    c.addTo(m);
+    return;
+  }
+  layers.forEach(function (url) {
+    var opts = {subdomains: o.subdomains, maxZoom: o.maxZoom, attribution: o.attribution};
+    opts[o.param] = key;
+    L.tileLayer(url, opts).addTo(m).bringToBack();
+  });
+})({{ this._parent.get_name() }}, {{ this.layers }}, {{ this.options }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, preset: TilePreset, *, lang: str) -> None:
+        super().__init__()
+        self._name = "PlannerKeyedTiles"
+        self.layers = script_json(list(preset.layers))
+        note = TEXT[lang]["tiles_key"].format(param=preset.key_param)
+        self.options = script_json({"param": preset.key_param, "subdomains": preset.subdomains,
+                                    "maxZoom": preset.max_zoom, "attribution": escape_html(preset.attribution),
+                                    "note": note})  # fmt: skip
+
+
 def new_map(bounds: tuple[float, float, float, float], *, title: str, tiles: str | None,
-            tiles_attribution: str | None) -> folium.Map:  # fmt: skip
+            tiles_attribution: str | None, lang: str = "en") -> folium.Map:  # fmt: skip
     """An empty map over (west, south, east, north), with no basemap unless ``tiles`` is given."""
     w, s, e, n = bounds
     m = folium.Map(location=[(s + n) / 2, (w + e) / 2], zoom_start=14, tiles=None,
@@ -490,7 +558,10 @@ def new_map(bounds: tuple[float, float, float, float], *, title: str, tiles: str
     root = m.get_root()
     if isinstance(root, Figure):
         root.title = escape_html(title)
-    if tiles:
+    if tiles is not None and tiles in TILE_PRESETS:
+        m.add_child(KeyedTiles(TILE_PRESETS[tiles], lang=lang))
+        _TILES[m] = tiles
+    elif tiles:
         check_tiles(tiles, tiles_attribution)
         folium.TileLayer(tiles=tiles, attr=escape_html(tiles_attribution), name="basemap", overlay=False,
                          control=False, max_zoom=19).add_to(m)  # fmt: skip
@@ -501,11 +572,20 @@ def new_map(bounds: tuple[float, float, float, float], *, title: str, tiles: str
 
 
 def check_tiles(tiles: str, attribution: str | None) -> None:
-    """Refuse a tile URL that is not http(s) or relative XYZ, or that comes without its credit."""
-    if not re.match(r"^(https?://|/|\./|\.\./)", tiles) or not all(p in tiles for p in ("{z}", "{x}", "{y}")):
+    """Refuse a tile URL that is not http(s) or relative XYZ, or that comes without its credit.
+
+    A protocol-relative URL (``//host/...``) is refused: it would load from another host while
+    looking like a path on this one.
+    """
+    if tiles in TILE_PRESETS:
+        return
+    if not re.match(r"^(https?://|/(?!/)|\./|\.\./)", tiles) or not all(
+        p in tiles for p in ("{z}", "{x}", "{y}")
+    ):
         msg = (
             f"tiles must be an http(s) or relative XYZ URL with {{z}}, {{x}} and {{y}}, e.g. "
-            f"'https://tiles.intranet.example/{{z}}/{{x}}/{{y}}.png'; got {tiles!r}."
+            f"'https://tiles.intranet.example/{{z}}/{{x}}/{{y}}.png', or one of {sorted(TILE_PRESETS)}; "
+            f"got {tiles!r}."
         )
         raise ValueError(msg)
     if not attribution:

@@ -118,6 +118,7 @@ TEXT: dict[str, dict[str, str]] = {
         "legend_zero": "District label in red: 0% covered; “—”: no population cell",
         "legend_raster": "Cells drawn as an image: too many to draw one by one",
         "legend": "Legend",
+        "tiles_key": "No basemap: open this file with your Tianditu key after its name (map.html#{param}=YOUR_KEY).",
         "units": "beds=beds|slots=slots|seats=seats",
     },
     "zh": {
@@ -183,6 +184,7 @@ TEXT: dict[str, dict[str, str]] = {
         "legend_zero": "红色标注：覆盖率为0；“—”：无人口格网",
         "legend_raster": "格网过多，以图像显示",
         "legend": "图例",
+        "tiles_key": "未加载底图：请在文件地址后加上天地图密钥后打开（map.html#{param}=您的密钥）。",
         "units": "beds=床位|slots=托位|seats=座位",
     },
 }
