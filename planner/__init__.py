@@ -8,6 +8,7 @@ from planner.access import Access, compute_access, two_step_fca
 from planner.areas import service_area_polygons
 from planner.coverage import Coverage, compute_coverage
 from planner.errors import InputError, NetworkError, PlannerError, SolverError
+from planner.i18n import english_columns, localise_table
 from planner.indicators import INDICATORS
 from planner.io import (
     merge_duplicate_facilities,
@@ -23,7 +24,7 @@ from planner.io import (
 from planner.kinds import DEFAULT_KINDS, FacilityKind
 from planner.maps import coverage_map, map_html, save_map, show_map, siting_map
 from planner.network import Snapped, WalkNetwork, travel_matrix_m
-from planner.pipeline import StudyInputs, StudyResult, load_inputs, run_study, write_study_result
+from planner.pipeline import StudyInputs, StudyResult, datum_hint, load_inputs, run_study, write_study_result
 from planner.places import nearest_street_names
 from planner.population import (
     Projection,
@@ -91,10 +92,13 @@ __all__ = [
     "compute_coverage",
     "compute_coverage_tiled",
     "coverage_map",
+    "datum_hint",
     "demand_candidates",
+    "english_columns",
     "evaluate_targets",
     "grid_from_points",
     "load_inputs",
+    "localise_table",
     "map_html",
     "merge_duplicate_facilities",
     "nearest_street_names",

@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
-NAMES = ["01-quickstart", "02-coverage-by-district", "03-siting", "04-your-own-data"]
+NAMES = ["01-quickstart", "02-coverage-by-district", "03-siting", "04-your-own-data", "05-chinese-study"]
 MAX_SECONDS = 120  # the issue: each notebook runs in under 2 minutes
 CELL_TIMEOUT_S = 300
 
@@ -178,8 +178,32 @@ def check_04(nb: nbformat.NotebookNode) -> None:
     check_maps(nb, 1)
 
 
+def check_05(nb: nbformat.NotebookNode) -> None:
+    out = "\n".join(outputs(nb, "stdout"))
+    (moved,) = number(r"17 个设施点由 GCJ-02 转换为 WGS-84，平均移动 (\d+) 米", out)
+    assert 500 < moved < 600  # Amap's offset in Beijing
+    assert "按 GCJ-02 读取则为" in out  # the datum warning, in Chinese, when the list is read as WGS-84
+    assert "模拟人口共 71,883 人" in out
+    share, covered, total = number(
+        r"养老服务驿站：([\d.]+)% 的服务对象在15分钟步行范围内（([\d,]+) / ([\d,]+) 人）", out
+    )
+    assert share == round(100 * covered / total, 1)
+    assert "西院社区（近似）" in re.search(r"个社区是养老服务驿站的服务空白：(.*)", out).group(1)
+    met, n = number(r"(\d+) / (\d+) 项指标已达标", out)
+    assert n == 9
+    assert met <= n
+    for kind in ("养老服务驿站", "托育机构"):  # the model's figure equals an independent recomputation
+        model, again = number(rf"{kind}：模型 ([\d.]+)%，重新计算 ([\d.]+)%", out)
+        assert model == again
+    before, after = number(r"养老服务驿站：([\d.]+)% → ([\d.]+)%（新增 2 处，求解状态：optimal）", out)
+    assert after > before
+    files = re.search(r"报告文件：(.*)", out).group(1).split("、")
+    assert {"report.html", "report.xlsx", "service_areas.gpkg", "targets.csv"} <= set(files)
+    check_maps(nb, 1)
+
+
 CHECKS = {"01-quickstart": check_01, "02-coverage-by-district": check_02, "03-siting": check_03,
-          "04-your-own-data": check_04}  # fmt: skip
+          "04-your-own-data": check_04, "05-chinese-study": check_05}  # fmt: skip
 
 
 def test_every_notebook_is_tested():
