@@ -1,7 +1,7 @@
 """The report's tables, in the chosen language: summary, districts, sites, targets, blank zones, sources.
 
 Each table is a :class:`Table`: localised headers, values rounded as printed (people to whole
-persons, shares to 0..1 with four decimals, coordinates to six), and a format per column, so
+persons, shares 0..1 unrounded and printed with one decimal, coordinates to six), and a format per column, so
 that the page, the spreadsheet and the CSVs of the same run show the same numbers.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from planner.i18n import check_lang, fmt_people, fmt_share, header, target_label
+from planner.i18n import check_lang, count_text, fmt_people, fmt_share, header, target_label, value_text
 from planner.kinds import DISTRICT, KIND, NAME
 from planner.pipeline import StudyResult
 from planner.scenario import Comparison
@@ -101,9 +101,13 @@ def people(x: Any) -> float:
 
 
 def share(x: Any) -> float:
-    """A share 0..1 rounded to four decimals (a percentage with two; shown with one)."""
+    """A share 0..1 kept whole (shown with one decimal as a percentage).
+
+    Not rounded first: 0.805519 rounded to 0.8055 would print as 80.5 % beside the terminal's
+    and the CSV's 80.6 % (a double rounding).
+    """
     f = float(x)
-    return round(f, 4) if math.isfinite(f) else math.nan
+    return f if math.isfinite(f) else math.nan
 
 
 def kind_text(result: StudyResult, name: str, lang: str) -> str:
@@ -287,29 +291,23 @@ def sites_table(
     return _table("sites", title, rows, formats)
 
 
-def _indicator_value(indicator: str, x: Any, lang: str) -> str:
-    if indicator == "per_1000_target":
-        f = float(x)
-        return word("per_1000", lang).format(x=f"{f:,.1f}") if math.isfinite(f) else "–"
-    return fmt_share(x, lang)
+def _indicator_value(unit: str, x: Any, lang: str) -> str:
+    """A target's value in its own unit (``71.0 %``, ``1.7 托位/千人``, ``4,670 slots``)."""
+    return value_text(x, unit, lang)
 
 
 def _needed_text(r: Mapping[str, Any], lang: str, kind_label: str) -> str:
-    unit = word(str(r.get("needed_unit", "")), lang)
-    n = float(r["needed"])
-    amount = fmt_people(n, lang, unit=False) if "people" in str(r.get("needed_unit", "")) else f"{n:,.0f}"
-    return f"{kind_label}: {amount} {unit}".strip() if lang == "en" else f"{kind_label}：{amount}{unit}"
+    amount = _amount(r, lang)
+    return f"{kind_label}: {amount}" if lang == "en" else f"{kind_label}：{amount}"
 
 
 def _amount(r: Mapping[str, Any], lang: str) -> str:
-    """What one unmet target needs, in short: ``523 people``, ``21 beds``, ``2 facilities``."""
+    """What one unmet target needs, in short: ``523 people``, ``21 beds``, ``2 facilities``; ``523 人``."""
     unit = str(r.get("needed_unit", ""))
-    n = float(r["needed"])
-    if "people" in unit:
-        return fmt_people(n, lang) + ("" if lang == "zh" else " people")
-    if "facilities" in unit:
-        return f"{n:,.0f}处设施" if lang == "zh" else f"{n:,.0f} facilities"
-    return f"{n:,.0f}{word(unit, lang)}" if lang == "zh" else f"{n:,.0f} {word(unit, lang)}"
+    n = math.ceil(float(r["needed"]) - 1e-9)
+    if "people" in unit and lang == "zh":
+        return fmt_people(n, lang)
+    return count_text(n, unit, lang)
 
 
 def targets_tables(result: StudyResult, comparison: Comparison | None, kinds: list[str],
@@ -329,15 +327,15 @@ def targets_tables(result: StudyResult, comparison: Comparison | None, kinds: li
     for i, r in whole.iterrows():
         label = kind_text(result, r["kind"], lang)
         row = {header("indicator", lang): str(r["label"]),
-               header("current", lang): _indicator_value(r["indicator"], r["current"], lang),
-               header("target", lang): _indicator_value(r["indicator"], r["target"], lang),
+               header("current", lang): _indicator_value(str(r["unit"]), r["current"], lang),
+               header("target", lang): _indicator_value(str(r["unit"]), r["target"], lang),
                header("met", lang): word("yes" if r["met"] else "no", lang),
                header("needed", lang): "" if r["met"] else _needed_text(r, lang, label)}  # fmt: skip
         if after is not None:
             a = after[(after["scope"] == "(all)") & (after["label"] == r["label"])]
             value = a["current_after"].iloc[0] if len(a) else math.nan
             row[f"{header('current', lang)} ({word('after', lang)})"] = _indicator_value(
-                r["indicator"], value, lang
+                str(r["unit"]), value, lang
             )
         rows.append(row)
         del i
