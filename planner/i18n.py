@@ -505,6 +505,16 @@ def _unit_zh(unit: Any, units: dict[str, str]) -> Any:
 def english_columns(columns: Any) -> list[str]:
     """Column headers back to planner's English names (a Chinese CSV of planner read by a script).
 
+    Parameters
+    ----------
+    columns
+        Headers as read, e.g. ``pd.read_csv("out/summary.csv").columns``.
+
+    Returns
+    -------
+    list of str
+        planner's column names; a header planner does not know stays as it is.
+
     Examples
     --------
     >>> english_columns(["现状覆盖率", "x坐标_米", "my_column"])
