@@ -263,49 +263,14 @@ class SitingProblem:
         if not np.isfinite(w).all() or (w < 0).any():
             msg = "weights must be finite and non-negative."
             raise ValueError(msg)
-        mins = None
-        if minutes is not None:
-            if sparse.issparse(minutes):
-                mins = sparse.csr_matrix(minutes, dtype=float)
-            else:
-                dense = np.asarray(minutes, float)
-                r, c = np.nonzero(np.isfinite(dense))
-                mins = sparse.csr_matrix((np.maximum(dense[r, c], 1e-12), (r, c)), shape=dense.shape)
-            if mins.shape != cover.shape:
-                msg = f"minutes has shape {mins.shape}; a has {cover.shape}."
-                raise ValueError(msg)
-        if existing_min is not None:
-            emin = np.asarray(existing_min, float).ravel()
-        elif existing_covered is not None:
-            emin = np.where(np.asarray(existing_covered, bool).ravel(), 0.0, np.inf)
-        else:
-            emin = np.full(n, np.inf)
-        if len(emin) != n:
-            msg = f"existing_covered / existing_min has {len(emin)} values for {n} cells."
-            raise ValueError(msg)
+        mins = _matrix_minutes(minutes, cover.shape)
+        emin = _existing_minutes(n, existing_min, existing_covered)
         if limit_min is None:
             finite = [threshold_min]
             if mins is not None and mins.nnz:
                 finite.append(float(mins.data.max()))
             limit_min = max(finite)
-        ids = pd.Index([str(i) for i in (range(m) if candidate_ids is None else candidate_ids)],
-                       name=CANDIDATE_ID)  # fmt: skip
-        if len(ids) != m:
-            msg = f"candidate_ids has {len(ids)} labels for {m} candidates."
-            raise ValueError(msg)
-        c = np.ones(m) if cost is None else np.asarray(cost, float).ravel()
-        cap = np.full(m, np.nan) if capacity is None else np.asarray(capacity, float).ravel()
-        if len(c) != m or len(cap) != m:
-            msg = f"cost and capacity need one value per candidate ({m})."
-            raise ValueError(msg)
-        if not (np.isfinite(c).all() and (c > 0).all()):
-            msg = "cost must be finite and positive."
-            raise ValueError(msg)
-        if (cap[~np.isnan(cap)] < 0).any():
-            msg = "capacity must be non-negative (NaN where unknown)."
-            raise ValueError(msg)
-        cand = gpd.GeoDataFrame({SOURCE: "matrix", COST: c, CAPACITY: cap}, index=ids,
-                                geometry=gpd.GeoSeries([None] * m, index=ids))  # fmt: skip
+        cand = _matrix_candidates(m, candidate_ids, cost, capacity)
         cells = pd.DataFrame({"weight": w})
         if districts is not None:
             cells[DISTRICT] = np.asarray(districts, object)
@@ -507,6 +472,60 @@ class SitingProblem:
             cells=pop[[*cols, pop.geometry.name]].copy(), minutes=mins, kind=kind, coverage=coverage,
             params=MappingProxyType(params),
         )  # fmt: skip
+
+
+def _matrix_minutes(minutes: Any, shape: tuple[int, int]) -> sparse.csr_matrix | None:
+    """Walking minutes given to :meth:`SitingProblem.from_coverage_matrix`, as a sparse matrix."""
+    if minutes is None:
+        return None
+    if sparse.issparse(minutes):
+        mins = sparse.csr_matrix(minutes, dtype=float)
+    else:
+        dense = np.asarray(minutes, float)
+        r, c = np.nonzero(np.isfinite(dense))
+        mins = sparse.csr_matrix((np.maximum(dense[r, c], 1e-12), (r, c)), shape=dense.shape)
+    if mins.shape != shape:
+        msg = f"minutes has shape {mins.shape}; a has {shape}."
+        raise ValueError(msg)
+    return mins
+
+
+def _existing_minutes(n: int, existing_min: Any, existing_covered: Any) -> np.ndarray:
+    if existing_min is not None:
+        emin = np.asarray(existing_min, float).ravel()
+    elif existing_covered is not None:
+        emin = np.where(np.asarray(existing_covered, bool).ravel(), 0.0, np.inf)
+    else:
+        emin = np.full(n, np.inf)
+    if len(emin) != n:
+        msg = f"existing_covered / existing_min has {len(emin)} values for {n} cells."
+        raise ValueError(msg)
+    return emin
+
+
+def _matrix_candidates(
+    m: int, candidate_ids: Sequence[Any] | None, cost: Any, capacity: Any
+) -> gpd.GeoDataFrame:
+    """The candidates of a hand-written matrix: ids, cost (default 1), capacity (default unknown)."""
+    ids = pd.Index(
+        [str(i) for i in (range(m) if candidate_ids is None else candidate_ids)], name=CANDIDATE_ID
+    )
+    if len(ids) != m:
+        msg = f"candidate_ids has {len(ids)} labels for {m} candidates."
+        raise ValueError(msg)
+    c = np.ones(m) if cost is None else np.asarray(cost, float).ravel()
+    cap = np.full(m, np.nan) if capacity is None else np.asarray(capacity, float).ravel()
+    if len(c) != m or len(cap) != m:
+        msg = f"cost and capacity need one value per candidate ({m})."
+        raise ValueError(msg)
+    if not (np.isfinite(c).all() and (c > 0).all()):
+        msg = "cost must be finite and positive."
+        raise ValueError(msg)
+    if (cap[~np.isnan(cap)] < 0).any():
+        msg = "capacity must be non-negative (NaN where unknown)."
+        raise ValueError(msg)
+    return gpd.GeoDataFrame({SOURCE: "matrix", COST: c, CAPACITY: cap}, index=ids,
+                            geometry=gpd.GeoSeries([None] * m, index=ids))  # fmt: skip
 
 
 def _search_limit(kind: FacilityKind, max_minutes: float | None) -> float:
