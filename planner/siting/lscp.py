@@ -16,6 +16,7 @@ from planner.siting.candidates import COST
 from planner.siting.greedy import greedy_coverage, remove_redundant
 from planner.siting.mip import (
     Mip,
+    SolveProgress,
     check_solver,
     dominated_columns,
     highs_model,
@@ -43,6 +44,7 @@ def solve_lscp(
     mip_gap: float = 0.0,
     solver: str = "auto",
     seed: int | None = None,
+    progress: bool = False,
 ) -> SitingResult:
     """Set covering: the fewest new sites (or the cheapest, given costs) for a coverage goal.
 
@@ -62,6 +64,8 @@ def solve_lscp(
         ``"auto"``, ``"highs"``, ``"scipy"`` or ``"greedy"``.
     seed
         Seed of the MILP solver's random choices.
+    progress
+        Progress lines (elapsed, best, bound, gap) on stderr while a solve runs past ~2 s.
 
     Returns
     -------
@@ -176,8 +180,8 @@ def solve_lscp(
             x0 = np.concatenate([xs, (a_multi @ xs > 0.5).astype(float)])
             improve = None  # the partial goal keeps the greedy start
         out = solve_mip(mip, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, seed=seed,
-                         start=x0 if solver == "highs" else None, lp_method="ipm",
-                         improve=improve)  # fmt: skip
+                         start=x0 if solver == "highs" else None, lp_method="ipm", improve=improve,
+                         progress=SolveProgress("lscp", enabled=progress, maximize=False))  # fmt: skip
         if out.status == "infeasible":
             msg = "the set-covering model is infeasible (this should not happen: please report it)."
             raise SolverError(msg)

@@ -12,6 +12,7 @@ from scipy import sparse
 from planner.siting.greedy import lazy_greedy
 from planner.siting.mip import (
     Mip,
+    SolveProgress,
     check_solver,
     rel_gap,
     solve_mip,
@@ -36,6 +37,7 @@ def solve_p_median(
     mip_gap: float = 0.0,
     solver: str = "auto",
     seed: int | None = None,
+    progress: bool = False,
 ) -> SitingResult:
     """p-median: ``k`` new sites that minimise the population-weighted walking time.
 
@@ -58,6 +60,8 @@ def solve_p_median(
         ``"auto"``, ``"highs"``, ``"scipy"`` or ``"greedy"``.
     seed
         Seed of the MILP solver's random choices.
+    progress
+        Progress lines (elapsed, best, bound, gap) on stderr while a solve runs past ~2 s.
 
     Returns
     -------
@@ -156,7 +160,7 @@ def solve_p_median(
             pick = order_e[first & (val[order_e] > 0)]
             x0[m + pick] = 1.0
         out = solve_mip(mip, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, seed=seed, start=x0,
-                         lp_method="dual")  # fmt: skip
+                         lp_method="dual", progress=SolveProgress("pmedian", enabled=progress, maximize=True))  # fmt: skip
         if out.x is not None:
             sel = np.flatnonzero(out.x[:m] > 0.5)
             saved_total = pmedian_saving(s_mat, sel)
