@@ -66,37 +66,82 @@ def format_result(result: SitingResult, problem: SitingProblem) -> str:
     str
     """
     p = result.params
-    what = {"mclp": "most newly covered people", "cmclp": "most newly served people (capacities)",
-            "lscp": f"fewest sites for {p.get('goal', '')}", "pmedian": "least walking time"}[result.model]  # fmt: skip
+    what = {"mclp": "most newly covered people", "cmclp": "most newly served people (within reach and capacity)",
+            "lscp": f"fewest sites for {p.get('goal', '')}", "pmedian": "least walking time",
+            "phased": "most coverage summed over the phases, nested build order",
+            "shared": f"shared centres for {', '.join(p.get('kinds', []))}"}.get(result.model, result.model)  # fmt: skip
     lines = [
         f"{p.get('kind', '')}: {result.model} ({what}); {p.get('threshold_min', 0):g} min at "
         f"{p.get('speed_kmh') or 0:g} km/h; {problem.n_candidates:,} candidates, "
         f"{problem.params.get('existing_facilities', '?')} existing facilities kept",
     ]
-    s = result.sites
-    if len(s):
-        show = pd.DataFrame({
-            "rank": s["rank"], "site": s["candidate_id"],
-            "gain": s["gain"].map(lambda v: f"{v:,.0f}"),
-            "cumulative": s["cumulative"].map(lambda v: f"{v:,.0f}"),
-            "share": s["share"].map(lambda v: f"{100 * v:.1f}%"),
-            "lon": s["lon"].map(lambda v: f"{v:.5f}"), "lat": s["lat"].map(lambda v: f"{v:.5f}"),
-        })  # fmt: skip
-        if "minutes_saved" in s.columns:
-            show["person-min saved"] = s["minutes_saved"].map(lambda v: f"{v:,.0f}")
-        lines.append(show.to_string(index=False))
-    else:
-        lines.append("no new site is needed or useful")
+    lines.append(_sites_table(result) if len(result.sites) else "no new site is needed or useful")
+    for name, table in result.tables.items():
+        lines.append(f"{name}:\n{_readable(table).to_string(index=False)}")
     gap = "n/a" if not pd.notna(result.gap) else f"{100 * result.gap:.3f}%"
     lines.append(
         f"objective {result.objective:,.1f} ({p.get('objective_is', '')}); bound {result.bound:,.1f}; "
         f"gap {gap}; {result.status}; {result.solver}; {result.seconds:.2f} s"
     )
+    if result.status == "time_limit":
+        lines.append(_advice(result, problem))
+    reach = "within reach" if result.model == "cmclp" else "covered"
     lines.append(
-        f"covered: {result.covered_before:,.0f} → {result.covered_after:,.0f} of {result.total:,.0f} "
+        f"{reach}: {result.covered_before:,.0f} → {result.covered_after:,.0f} of {result.total:,.0f} "
         f"({100 * result.share_before:.1f}% → {100 * result.share_after:.1f}%)"
+        + (" (people counted once per kind)" if result.model == "shared" else "")
     )
+    if result.model == "cmclp":
+        lines.append(
+            f"served (within reach and capacity): {p.get('served', result.objective):,.0f} new people by the new "
+            f"sites; ties broken by: {p.get('tie_break', '')}"
+        )
+    if p.get("note"):
+        lines.append(f"note: {p['note']}")
     return "\n".join(lines)
+
+
+def _sites_table(result: SitingResult) -> str:
+    s = result.sites
+    cmclp = result.model == "cmclp"
+    show = pd.DataFrame({"rank": s["rank"]})
+    for col in ("phase", "year", "size", "hosts"):
+        if col in s.columns:
+            show[col] = s[col].map(lambda v: f"{v:g}" if isinstance(v, float) else str(v))
+    show["site"] = s["candidate_id"]
+    if cmclp:
+        show["served"] = s["served"].map(lambda v: f"{v:,.0f}")
+    show["within reach" if cmclp else "gain"] = s["gain"].map(lambda v: f"{v:,.0f}")
+    show["cumulative"] = s["cumulative"].map(lambda v: f"{v:,.0f}")
+    show["share within reach" if cmclp else "share"] = s["share"].map(lambda v: f"{100 * v:.1f}%")
+    show["lon"] = s["lon"].map(lambda v: f"{v:.5f}")
+    show["lat"] = s["lat"].map(lambda v: f"{v:.5f}")
+    if "minutes_saved" in s.columns:
+        show["person-min saved"] = s["minutes_saved"].map(lambda v: f"{v:,.0f}")
+    return show.to_string(index=False)
+
+
+def _readable(table: pd.DataFrame) -> pd.DataFrame:
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype.kind == "f":
+            share = "share" in col
+            out[col] = out[col].map(
+                lambda v, share=share: "-" if pd.isna(v) else (f"{100 * v:.1f}%" if share else f"{v:,.0f}")
+            )
+    return out
+
+
+def _advice(result: SitingResult, problem: SitingProblem) -> str:
+    """What to do when the time limit stopped the proof."""
+    gap = "unknown" if not pd.notna(result.gap) else f"{100 * result.gap:.2f}%"
+    spacing = problem.params.get("spacing_m")
+    coarser = f"a coarser --spacing-m (now {spacing:g} m)" if spacing else "a coarser --spacing-m"
+    return (
+        f"advice: stopped at the time limit {result.params.get('time_limit_s', 0):g} s with a gap of {gap} (the answer "
+        f"is at most that far from the optimum): try {coarser} or fewer candidates ({problem.n_candidates:,} now), a "
+        "longer --time-limit, or accept the gap with --mip-gap."
+    )
 
 
 def format_targets(table: pd.DataFrame, *, width: int = 100) -> str:

@@ -38,7 +38,7 @@ from planner.siting.candidates import COST
 from planner.siting.greedy import lazy_greedy
 from planner.siting.mip import Mip, MipOutcome, SolveProgress, rel_gap, solve_mip
 from planner.siting.problem import SitingProblem
-from planner.siting.result import SitingResult, make_result
+from planner.siting.result import SitingResult, build_order, make_result
 
 logger = logging.getLogger(__name__)
 
@@ -194,17 +194,18 @@ def _stages(
         stages.append(("person-minutes", np.concatenate([np.zeros(n_opt), dist, np.zeros(base.rows)]), False))
     mip = _with_floor(base.mip, served_c, float(served_c @ x), maximize=True)
     for label, c, maximize in stages:
-        left = time_limit_s - (time.perf_counter() - t0)
+        # a tie-break stage gets a fifth of the limit (at least 2 s) of what is left
+        left = min(time_limit_s - (time.perf_counter() - t0), max(2.0, 0.2 * time_limit_s))
         if left < 0.5:
             break
         stage = Mip(c=c, a=mip.a, row_lo=mip.row_lo, row_hi=mip.row_hi, col_lo=mip.col_lo, col_hi=mip.col_hi,
                     integer=mip.integer, maximize=maximize, abs_gap=1e-6)  # fmt: skip
-        out = solve_mip(stage, solver=solver, time_limit_s=left, mip_gap=0.0, seed=seed,
+        out = solve_mip(stage, solver=solver, time_limit_s=left, mip_gap=0.0, seed=seed, lp_method="dual",
                         start=x if solver == "highs" else None)  # fmt: skip
         if out.x is None:
             break
         x = out.x
-        done.append(label)
+        done.append(label if out.status == "optimal" else f"{label} (time limit)")
         mip = _with_floor(stage, c, float(c @ x), maximize=maximize)
     return first, x, done
 
@@ -243,7 +244,8 @@ def solve_cmclp(
         first, x_best, stages = _stages(base_model, dist_e, model.w, x_g if solver == "highs" else None,
                                         solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, seed=seed,
                                         progress=progress)  # fmt: skip
-        if x_best is not None and float(base_model.mip.c @ x_best) >= g_obj - 1e-9:
+        # the tie-break stages hold 'served' within a relative 1e-7 of its optimum
+        if x_best is not None and float(base_model.mip.c @ x_best) >= g_obj - 1e-6 * max(1.0, g_obj):
             x = x_best
         bound, name = first.bound, first.solver
         status = first.status if first.status in ("optimal", "time_limit") else "time_limit"
@@ -326,7 +328,12 @@ def _result(
     gap = rel_gap(obj, bound, maximize=True)
     if status == "optimal" and np.isfinite(gap) and gap > max(mip_gap, 1e-6):
         status = "time_limit"
-    idx = np.argsort(-served, kind="stable")
+    # build order: most served first; among equals, the one adding most people within reach
+    greedy_order, _ = build_order(problem, [int(j) for j in opts.site[chosen_o]])
+    rank = {j: r for r, j in enumerate(greedy_order)}
+    idx = sorted(
+        range(len(chosen_o)), key=lambda i: (-round(served[i], 6), rank.get(int(opts.site[chosen_o[i]]), 0))
+    )
     keep = [i for i in idx if served[i] > 1e-9]
     order = [int(opts.site[chosen_o[i]]) for i in keep]
     covered = np.zeros(model.a.shape[0], bool)

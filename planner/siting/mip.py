@@ -140,9 +140,10 @@ class SolveProgress:
         self.lines += 1
         gap = rel_gap(best, bound, maximize=self.maximize)
         gap_text = f"{100 * gap:.2f} %" if np.isfinite(gap) else "-"
+        best_text = f"{best:,.6g}" if np.isfinite(best) else "-"
+        bound_text = f"{bound:,.6g}" if np.isfinite(bound) else "-"
         sys.stderr.write(
-            f"planner: {self.label}: {now - self.t0:.0f} s, best {best:,.6g}, bound {bound:,.6g}, "
-            f"gap {gap_text}\n"
+            f"planner: {self.label}: {now - self.t0:.0f} s, best {best_text}, bound {bound_text}, gap {gap_text}\n"
         )
         sys.stderr.flush()
 

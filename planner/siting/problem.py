@@ -32,7 +32,14 @@ from planner.kinds import (
     FacilityKind,
 )
 from planner.network import Snapped, WalkNetwork, travel_matrix_m
-from planner.siting.candidates import COST, SOURCE, candidate_sites, demand_candidates, prepare_candidates
+from planner.siting.candidates import (
+    COST,
+    SOURCE,
+    candidate_sites,
+    demand_candidates,
+    exclude_candidates,
+    prepare_candidates,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -301,6 +308,8 @@ class SitingProblem:
         seed: int | None = None,
         tile_m: float | None = None,
         progress: bool = False,
+        excluded: Any = None,
+        unit_columns: Sequence[str] = (),
     ) -> SitingProblem:
         """A problem from real data: the walk network, cells, existing facilities, candidates.
 
@@ -348,6 +357,11 @@ class SitingProblem:
             Tile side of the bounded searches (see :func:`travel_matrix_m`).
         progress
             Show progress bars.
+        excluded
+            Areas where no new site may go (polygons: a GeoDataFrame/GeoSeries in any CRS, or a
+            shapely geometry in the network's CRS); candidates inside are left out.
+        unit_columns
+            Population columns (``street``, ``community``…) kept on the cells, for per-unit rules.
 
         Returns
         -------
@@ -367,7 +381,7 @@ class SitingProblem:
             coverage, network, kind, candidates=candidates, spacing_m=spacing_m, boundary=boundary,
             demand_candidates=demand_candidates, capacity=capacity, max_minutes=max_minutes,
             districts=districts, require_existing=require_existing, seed=seed, tile_m=tile_m,
-            progress=progress,
+            progress=progress, excluded=excluded, unit_columns=unit_columns,
         )  # fmt: skip
 
     @classmethod
@@ -388,6 +402,8 @@ class SitingProblem:
         seed: int | None = None,
         tile_m: float | None = None,
         progress: bool = False,
+        excluded: Any = None,
+        unit_columns: Sequence[str] = (),
     ) -> SitingProblem:
         """A problem from a coverage already computed: the existing facilities are not searched again.
 
@@ -408,7 +424,7 @@ class SitingProblem:
         districts
             District polygons with a ``district`` column: each candidate gets the district holding
             it (default: that of the nearest cell, when the coverage has districts).
-        candidates, spacing_m, boundary, demand_candidates, capacity, max_minutes, require_existing, seed, tile_m, progress
+        candidates, spacing_m, boundary, demand_candidates, capacity, max_minutes, require_existing, seed, tile_m, progress, excluded, unit_columns
             As for :meth:`from_network`.
 
         Returns
@@ -429,7 +445,7 @@ class SitingProblem:
 
         cand = _candidates(network, coverage, kind, candidates=candidates, spacing_m=spacing_m, boundary=boundary,
                            demand_candidates=demand_candidates, capacity=capacity, seed=seed,
-                           max_snap_m=max_snap_m)  # fmt: skip
+                           max_snap_m=max_snap_m, excluded=excluded)  # fmt: skip
         cand = _candidate_districts(cand, coverage, districts)
         t1 = time.perf_counter()
         mins, cell_snap = _minutes(network, coverage, cand, kind, limit, tile_m=tile_m, progress=progress)
@@ -438,7 +454,15 @@ class SitingProblem:
         cover.data = (cover.data <= kind.threshold_min).astype(float)
         cover.eliminate_zeros()
 
-        cols = [kind.target_column] + ([DISTRICT] if DISTRICT in pop.columns else [])
+        missing = [c for c in unit_columns if c not in pop.columns]
+        if missing:
+            msg = f"unit column(s) {missing} are not columns of the population; it has {list(pop.columns)}."
+            raise InputError(msg)
+        cols = list(
+            dict.fromkeys(
+                [kind.target_column, *([DISTRICT] if DISTRICT in pop.columns else []), *unit_columns]
+            )
+        )
         seconds = time.perf_counter() - t0
         params = {
             "kind": kind.name,
@@ -572,13 +596,15 @@ def _coverage_for(coverage: Coverage, network: WalkNetwork, kind: FacilityKind, 
 def _candidates(
     network: WalkNetwork, coverage: Coverage, kind: FacilityKind, *, candidates: gpd.GeoDataFrame | None,
     spacing_m: float, boundary: Any, demand_candidates: int, capacity: float | None, seed: int | None,
-    max_snap_m: float,
+    max_snap_m: float, excluded: Any = None,
 ) -> gpd.GeoDataFrame:  # fmt: skip
     """The candidate sites, snapped: ``node``, ``access_m`` and ``snap_ok`` added."""
     if candidates is None:
         cand = candidate_sites(network, spacing_m=spacing_m, boundary=boundary)
     else:
         cand = prepare_candidates(candidates, network.crs)
+    if excluded is not None:
+        cand = exclude_candidates(cand, excluded)
     if demand_candidates:
         extra = _demand_candidates(coverage, kind.name, int(demand_candidates), seed=seed, network=network)
         if len(extra):
