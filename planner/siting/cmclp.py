@@ -246,7 +246,8 @@ def solve_cmclp(
                                         progress=progress)  # fmt: skip
         # the tie-break stages hold 'served' within a relative 1e-7 of its optimum
         if x_best is not None and float(base_model.mip.c @ x_best) >= g_obj - 1e-6 * max(1.0, g_obj):
-            x = x_best
+            # the people served by the sites chosen, exactly (the stages allow a hair of slack)
+            x = _solution(base_model, opts, list(np.flatnonzero(x_best[: base_model.n_opt] > 0.5)), model.w, solver)
         bound, name = first.bound, first.solver
         status = first.status if first.status in ("optimal", "time_limit") else "time_limit"
         params.update(mip_seconds=round(first.seconds, 3), mip_status=first.status, tie_break_stages=stages,
