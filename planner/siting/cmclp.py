@@ -8,11 +8,13 @@ Two measures, labelled everywhere (tables, summary lines, run records):
   coverage of the other models). ``covered``/``share`` of the sites table and
   ``covered_after``/``share_after`` of the result use this one.
 
-Ties are broken by a stated rule, lexicographically, each stage a MILP with the stages before
-it held at their optimum: (1) most people **served**; then (2) most people **within reach**;
-then (3) **nearest to demand**: the least person-minutes walked by the people served. Many
-sets of k sites serve exactly ``k × capacity`` people when demand is ample; stage 2 spreads
-them out to reach more people, stage 3 puts them where the people they serve live.
+Ties are broken by a stated rule, lexicographically: (1) most people **served** (a MILP);
+then (2) among the site sets serving that many, most people **within reach** (a MILP with
+served held at its optimum); then (3) with those sites, the people served are those **nearest**
+to them: the least person-minutes walked by the people served (an LP, served held). Many sets
+of k sites serve exactly ``k × capacity`` people when demand is ample; stage 2 spreads them out
+to reach more people instead of taking the first candidate ids. Stage 2 gets a fifth of the
+time limit (at least 2 s); when it stops there, ``params["tie_break_stages"]`` says so.
 
 ``sizes`` offers facility sizes to choose from (e.g. 30/60/120 places at different costs): each
 chosen site takes one size; its capacity is that size's and its cost the candidate's own cost
@@ -35,15 +37,17 @@ from planner._validate import check_in_range, row_list
 from planner.errors import InputError, SolverError
 from planner.kinds import CAPACITY
 from planner.siting.candidates import COST
-from planner.siting.greedy import lazy_greedy
-from planner.siting.mip import Mip, MipOutcome, SolveProgress, rel_gap, solve_mip
+from planner.siting.greedy import greedy_coverage, lazy_greedy
+from planner.siting.mip import Mip, MipOutcome, SolveProgress, mip_feasible, rel_gap, solve_mip
 from planner.siting.problem import SitingProblem
 from planner.siting.result import SitingResult, build_order, make_result
 
 logger = logging.getLogger(__name__)
 
 #: The tie-break rule, for tables and run records.
-TIE_BREAK = "most served, then most within reach, then least person-minutes walked by those served"
+TIE_BREAK = (
+    "most served, then most within reach, then the served nearest to their site (least person-minutes)"
+)
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ class _Model:
     nnz: int
     pairs: sparse.coo_matrix
     rows: int
+    reach: sparse.csr_matrix  # rows × candidates
 
 
 def _assignment_mip(
@@ -162,7 +167,7 @@ def _assignment_mip(
         col_lo=np.zeros(n_var), col_hi=np.concatenate([np.ones(n_opt), np.full(nnz, np.inf), np.ones(g_n)]),
         integer=np.concatenate([np.ones(n_opt), np.zeros(nnz + g_n)]), maximize=True,
     )  # fmt: skip
-    return _Model(mip, n_opt, nnz, coo, g_n)
+    return _Model(mip, n_opt, nnz, coo, g_n, a.tocsr())
 
 
 def _with_floor(mip: Mip, c: np.ndarray, value: float, *, maximize: bool) -> Mip:
@@ -177,7 +182,7 @@ def _with_floor(mip: Mip, c: np.ndarray, value: float, *, maximize: bool) -> Mip
 
 def _stages(
     base: _Model, dist: np.ndarray | None, w: np.ndarray, start: np.ndarray | None, *, solver: str,
-    time_limit_s: float, mip_gap: float, seed: int | None, progress: bool,
+    time_limit_s: float, mip_gap: float, seed: int | None, progress: bool, others: tuple[np.ndarray, ...] = (),
 ) -> tuple[MipOutcome, np.ndarray | None, list[str]]:  # fmt: skip
     """Served, then within reach, then least person-minutes: each stage holds the ones before."""
     t0 = time.perf_counter()
@@ -190,9 +195,11 @@ def _stages(
     if x is None:
         return first, None, done
     stages: list[tuple[str, np.ndarray, bool]] = [("within reach", reach_c, True)]
-    if dist is not None:
-        stages.append(("person-minutes", np.concatenate([np.zeros(n_opt), dist, np.zeros(base.rows)]), False))
+    del dist  # stage 3 is an LP once the sites are fixed (see _solution)
     mip = _with_floor(base.mip, served_c, float(served_c @ x), maximize=True)
+    for other in others:  # a start that serves as many and reaches more (the coverage greedy's)
+        if mip_feasible(mip, other, mip.col_lo, mip.col_hi) and float(reach_c @ other) > float(reach_c @ x):
+            x = other
     for label, c, maximize in stages:
         # a tie-break stage gets a fifth of the limit (at least 2 s) of what is left
         left = min(time_limit_s - (time.perf_counter() - t0), max(2.0, 0.2 * time_limit_s))
@@ -222,10 +229,16 @@ def solve_cmclp(
     t0 = time.perf_counter()
     model = problem.cover_model
     a, csc = model.a, model.csc
-    g_opts = _greedy(model, opts, k, budget)
     base_model = _assignment_mip(a, model.w, opts, k, budget) if a.shape[0] else None
-    x_g = _solution(base_model, opts, g_opts, model.w, solver) if base_model is not None else None
-    g_obj = float(base_model.mip.c @ x_g) if base_model is not None and x_g is not None else 0.0
+    x_g, g_obj, starts = None, 0.0, []
+    if base_model is not None:  # two starts: the capacitated greedy, and the coverage greedy (spread out)
+        for chosen in (_greedy(model, opts, k, budget), _reach_greedy(model, opts, k, budget)):
+            x_c = _solution(base_model, opts, chosen, model.w, solver) if chosen else None
+            if x_c is None:
+                continue
+            starts.append(x_c)
+            if x_g is None or float(base_model.mip.c @ x_c) > g_obj + 1e-9:
+                x_g, g_obj = x_c, float(base_model.mip.c @ x_c)
     params: dict[str, Any] = {
         "k": k, "budget": budget, "mip_gap": mip_gap, "time_limit_s": time_limit_s, "seed": seed,
         "people_per_unit": people_per_unit, "sizes": sizes,
@@ -243,11 +256,18 @@ def solve_cmclp(
         )
         first, x_best, stages = _stages(base_model, dist_e, model.w, x_g if solver == "highs" else None,
                                         solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, seed=seed,
-                                        progress=progress)  # fmt: skip
+                                        progress=progress, others=tuple(starts))  # fmt: skip
         # the tie-break stages hold 'served' within a relative 1e-7 of its optimum
         if x_best is not None and float(base_model.mip.c @ x_best) >= g_obj - 1e-6 * max(1.0, g_obj):
             # the people served by the sites chosen, exactly (the stages allow a hair of slack)
-            x = _solution(base_model, opts, list(np.flatnonzero(x_best[: base_model.n_opt] > 0.5)), model.w, solver)
+            x = _solution(
+                base_model,
+                opts,
+                list(np.flatnonzero(x_best[: base_model.n_opt] > 0.5)),
+                model.w,
+                solver,
+                dist=dist_e,
+            )
         bound, name = first.bound, first.solver
         status = first.status if first.status in ("optimal", "time_limit") else "time_limit"
         params.update(mip_seconds=round(first.seconds, 3), mip_status=first.status, tie_break_stages=stages,
@@ -290,23 +310,52 @@ def _greedy(model: Any, opts: _Options, k: int, budget: float | None) -> list[in
     return chosen
 
 
+def _reach_greedy(model: Any, opts: _Options, k: int, budget: float | None) -> list[int]:
+    """The coverage greedy's sites (most people within reach, spread out), each with its largest size."""
+    if budget is not None:
+        return []
+    sites, _, _ = greedy_coverage(model, k)
+    best: dict[int, int] = {}
+    for o in np.argsort(opts.cap, kind="stable"):  # the largest option of each site last
+        best[int(opts.site[o])] = int(o)
+    return [best[j] for j in sites if j in best]
+
+
 def _solution(
-    base: _Model, opts: _Options, chosen: list[int], w: np.ndarray, solver: str
-) -> np.ndarray | None:
-    """A MILP solution with the options ``chosen`` open: the best assignment (an LP), reach flags."""
+    base: _Model, opts: _Options, chosen: list[int], w: np.ndarray, solver: str, dist: np.ndarray | None = None
+) -> np.ndarray | None:  # fmt: skip
+    """A MILP solution with the options ``chosen`` open: the most people served (an LP), reach
+    flags; with ``dist`` (minutes per pair), the served people then go to the nearest places
+    (a second LP: least person-minutes, served held)."""
     mip = base.mip
     col_lo, col_hi = mip.col_lo.copy(), mip.col_hi.copy()
     col_hi[: base.n_opt] = 0.0
     col_lo[chosen] = col_hi[chosen] = 1.0
     lp = Mip(c=mip.c, a=mip.a, row_lo=mip.row_lo, row_hi=mip.row_hi, col_lo=col_lo, col_hi=col_hi,
              integer=np.zeros_like(mip.integer), maximize=True)  # fmt: skip
-    out = solve_mip(lp, solver="highs" if solver == "highs" else "scipy", time_limit_s=1e6, mip_gap=0.0, seed=0,
-                    start=None)  # fmt: skip
+    backend = "highs" if solver == "highs" else "scipy"
+    out = solve_mip(lp, solver=backend, time_limit_s=1e6, mip_gap=0.0, seed=0, start=None)
     if out.x is None:
         msg = f"the allocation LP ended with status {out.status}."
         raise SolverError(msg)
     x = out.x.copy()
+    if dist is not None and out.objective > 0:
+        c = np.concatenate([np.zeros(base.n_opt), dist, np.zeros(base.rows)])
+        held = _with_floor(lp, mip.c, out.objective, maximize=True)
+        near = Mip(c=c, a=held.a, row_lo=held.row_lo, row_hi=held.row_hi, col_lo=col_lo, col_hi=col_hi,
+                   integer=lp.integer, maximize=False)  # fmt: skip
+        again = solve_mip(
+            near, solver=backend, time_limit_s=1e6, mip_gap=0.0, seed=0, start=None, lp_method="dual"
+        )
+        if again.x is not None:
+            flows = again.x[base.n_opt : base.n_opt + base.nnz]
+            x[base.n_opt : base.n_opt + base.nnz] = flows * min(1.0, out.objective / max(flows.sum(), 1e-12))
     x[: base.n_opt] = np.rint(x[: base.n_opt])
+    open_sites = np.zeros(base.pairs.shape[1])
+    open_sites[opts.site[np.asarray(chosen, np.int64)]] = 1.0
+    x[base.n_opt + base.nnz :] = (base.reach @ open_sites > 0.5).astype(
+        float
+    )  # every row an open site reaches
     return x
 
 
@@ -329,6 +378,8 @@ def _result(
     gap = rel_gap(obj, bound, maximize=True)
     if status == "optimal" and np.isfinite(gap) and gap > max(mip_gap, 1e-6):
         status = "time_limit"
+    elif status == "time_limit" and np.isfinite(gap) and gap <= max(mip_gap, 1e-9):
+        status = "optimal"  # stopped, but with the optimum proven
     # build order: most served first; among equals, the one adding most people within reach
     greedy_order, _ = build_order(problem, [int(j) for j in opts.site[chosen_o]])
     rank = {j: r for r, j in enumerate(greedy_order)}

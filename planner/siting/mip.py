@@ -259,6 +259,14 @@ def _highs_root(
             out = MipOutcome(x, float(mip.c @ x), lp_val, "optimal",
                              f"HiGHS {version} (highspy, LP relaxation integral)", 0.0)  # fmt: skip
             return _Root(col_lo, col_hi, start, lp_val, 0, out)
+    if start is not None and (lp_val - float(mip.c @ start)) * sense <= max(mip.abs_gap if mip.abs_gap < 0.5 else 0.0,
+                                                                             1e-9 * max(1.0, abs(lp_val))):  # fmt: skip
+        logger.info(
+            "the incumbent meets the LP bound: optimum proven at the root (%.2f s)", time.perf_counter() - t0
+        )
+        out = MipOutcome(start.astype(float), float(mip.c @ start), lp_val, "optimal",
+                         f"HiGHS {version} (highspy, incumbent at the LP bound)", 0.0)  # fmt: skip
+        return _Root(col_lo, col_hi, start, lp_val, 0, out)
     if improve is not None:
         better = improve(x_lp, np.asarray(sol.row_dual, float))
         if (
