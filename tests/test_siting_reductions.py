@@ -36,6 +36,14 @@ from planner.siting.mip import (
     start_from_sites,
 )
 from planner.siting.problem import CoverModel
+from planner.siting.reduce import (
+    lagrangian_fix_cover,
+    lagrangian_set_cover,
+    pmedian_fixing,
+    pmedian_lagrangian,
+    reduce_set_cover,
+    split_components,
+)
 
 highspy = pytest.importorskip("highspy")
 
@@ -379,3 +387,103 @@ def test_solve_mip_mclp_with_an_incumbent_matches_brute_force(seed):
         assert out.bound >= best - 1e-6
         assert out.status == "optimal"
         assert out.objective == pytest.approx(best)
+
+
+# ---------------------------------------------------------------------- reductions to a fixpoint, Lagrangian bounds
+def random_cover_essential(rng, n_max=10, m_max=8):
+    a = random_cover(rng, n_max=n_max, m_max=m_max)
+    if rng.random() < 0.5:  # a few rows only one column covers: essential columns
+        for i in rng.choice(a.shape[0], size=min(2, a.shape[0]), replace=False):
+            a[i] = 0.0
+            a[i, rng.integers(a.shape[1])] = 1.0
+    return a
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_reduce_set_cover_keeps_the_optimum(seed):
+    rng = np.random.default_rng(800 + seed)
+    for _ in range(120):
+        a = random_cover_essential(rng)
+        m = a.shape[1]
+        cost = rng.integers(1, 4, m).astype(float) if rng.random() < 0.5 else np.ones(m)
+        red = reduce_set_cover(sparse.csr_matrix(a), cost)
+        rest = a[red.rows][:, red.cols]
+        opt_rest = brute_cover(rest, cost[red.cols]) if len(red.rows) else 0.0
+        assert float(cost[red.forced].sum()) + opt_rest == pytest.approx(brute_cover(a, cost))
+        for s in subsets(len(red.cols)):  # forced + any cover of the rest covers everything
+            if len(red.rows) == 0 or covers(rest, s):
+                assert covers(a, list(red.forced) + list(red.cols[list(s)]))
+        # the components split the rest: each row and column in exactly one, no link between them
+        comps = split_components(red.a) if len(red.rows) else []
+        assert sorted(np.concatenate([r for r, _ in comps]).tolist() if comps else []) == list(
+            range(len(red.rows))
+        )
+        for r, c in comps:
+            outside = np.setdiff1d(np.arange(len(red.cols)), c)
+            assert rest[np.ix_(r, outside)].sum() == 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lagrangian_set_cover_bound_and_fixing(seed):
+    rng = np.random.default_rng(850 + seed)
+    for _ in range(50):
+        a = random_cover_essential(rng, n_max=9, m_max=7)
+        m = a.shape[1]
+        cost = rng.integers(1, 4, m).astype(float)
+        best = brute_cover(a, cost)
+        upper = best + float(rng.integers(0, 3))  # an incumbent at or above the optimum
+        lag = lagrangian_set_cover(sparse.csr_matrix(a), cost, upper=upper, iterations=300)
+        assert lag.bound <= best + 1e-9
+        fix0, fix1 = lagrangian_fix_cover(lag, upper, integral=True)
+        for s in subsets(m):
+            if covers(a, s) and cost[list(s)].sum() <= upper - 1:  # every strictly better cover
+                x = np.zeros(m, bool)
+                x[list(s)] = True
+                assert not (x & fix0).any()
+                assert (x | ~fix1).all()
+
+
+def brute_pmedian(s, k):
+    s = s.toarray()
+    return max(float(s[:, list(c)].max(axis=1).sum()) for c in itertools.combinations(range(s.shape[1]), k))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pmedian_lagrangian_bound_and_fixing(seed):
+    rng = np.random.default_rng(880 + seed)
+    for _ in range(40):
+        n, m = int(rng.integers(2, 14)), int(rng.integers(2, 8))
+        dense = np.where(rng.random((n, m)) < 0.5, rng.uniform(0, 10, (n, m)).round(1), 0.0)
+        s = sparse.csr_matrix(dense)
+        k = int(rng.integers(1, m + 1))
+        best = brute_pmedian(s, k)
+        lag = pmedian_lagrangian(s, k, lower=0.0, iterations=500)
+        assert lag.bound >= best - 1e-6
+        incumbent = best - float(rng.choice([0.0, 0.5]))
+        fix0, fix1 = pmedian_fixing(lag, k, incumbent)
+        for c in itertools.combinations(range(m), k):
+            if float(dense[:, list(c)].max(axis=1).sum()) > incumbent + 1e-9:  # every better solution
+                x = np.zeros(m, bool)
+                x[list(c)] = True
+                assert not (x & fix0).any()
+                assert (x | ~fix1).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_solve_p_median_matches_brute_force_with_fixing(seed):
+    rng = np.random.default_rng(900 + seed)
+    for _ in range(8):
+        n, m = int(rng.integers(10, 40)), int(rng.integers(4, 9))
+        cells = rng.uniform(0, 4, (n, 2))
+        cand = rng.uniform(0, 4, (m, 2))
+        dist = np.hypot(*(cells[:, None, :] - cand[None, :, :]).transpose(2, 0, 1)) * 5
+        mins = np.where(dist <= 20, dist, np.inf)
+        w = rng.integers(1, 9, n).astype(float)
+        p = st.SitingProblem.from_coverage_matrix((mins <= 10).astype(float), w, minutes=mins, threshold_min=10,
+                                                  limit_min=20)  # fmt: skip
+        k = int(rng.integers(1, min(m, 4) + 1))
+        save = np.where(np.isfinite(mins), w[:, None] * (20 - np.where(np.isfinite(mins), mins, 20)), 0.0)
+        r = st.solve_p_median(p, k)
+        assert r.objective == pytest.approx(brute_pmedian(sparse.csr_matrix(save), k))
+        assert r.status == "optimal"
+        assert r.bound >= r.objective - 1e-6

@@ -226,7 +226,7 @@ def solve_phased(
     obj, bound, status, name = g_obj, math.inf, "greedy", "lazy greedy (nested prefixes)"
     extra: dict[str, Any] = {}
     watch = SolveProgress("phased", enabled=progress, maximize=True)
-    if solver != "greedy" and model.a.shape[0] and g_cov[-1] < float(model.w.sum()) - 1e-9:
+    if solver != "greedy" and model.a.shape[0]:
         red = reduce_cover(model.a, model.w, None)
         mip, width = _phase_mip(red, big_k, beta)
         start: np.ndarray | None = _nested_start(model, red, g_sites, big_k, width)
@@ -244,8 +244,8 @@ def solve_phased(
         bound, status, name = out.bound, out.status, out.solver
         extra = {"mip_seconds": round(out.seconds, 3), "mip_status": out.status, "mip_rows": int(mip.a.shape[0]),
                  "mip_columns": len(mip.c), "dominated_sites": int(red.dominated.sum())}  # fmt: skip
-    elif g_cov[-1] >= float(model.w.sum()) - 1e-9 or not model.a.shape[0]:
-        status, name = "optimal", "lazy greedy (covers everyone coverable by the first phase it can)"
+    elif not model.a.shape[0]:
+        status, name, bound = "optimal", "none (nobody left to cover)", 0.0
     cov = np.array([covered_by(model, s) for s in sets])
     # the best unconstrained set of each size: the loss per phase, and a bound (nesting relaxed)
     best = np.full(len(k_t), np.nan)
