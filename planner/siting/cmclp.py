@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,9 +170,9 @@ def _assignment_mip(
     return _Model(mip, n_opt, nnz, coo, g_n, a.tocsr())
 
 
-def _with_floor(mip: Mip, c: np.ndarray, value: float, *, maximize: bool) -> Mip:
-    """``mip`` with the objective ``c`` held at ``value`` (a little slack for rounding)."""
-    slack = 1e-7 * max(1.0, abs(value))
+def _with_floor(mip: Mip, c: np.ndarray, value: float, *, maximize: bool, slack: float = 1e-7) -> Mip:
+    """``mip`` with the objective ``c`` held at ``value`` (a little relative slack for rounding)."""
+    slack = slack * max(1.0, abs(value))
     row = sparse.csr_matrix(c[None, :])
     lo, hi = (value - slack, np.inf) if maximize else (-np.inf, value + slack)
     return Mip(c=mip.c, a=sparse.vstack([mip.a, row], format="csr"), row_lo=np.append(mip.row_lo, lo),
@@ -183,6 +183,7 @@ def _with_floor(mip: Mip, c: np.ndarray, value: float, *, maximize: bool) -> Mip
 def _stages(
     base: _Model, dist: np.ndarray | None, w: np.ndarray, start: np.ndarray | None, *, solver: str,
     time_limit_s: float, mip_gap: float, seed: int | None, progress: bool, others: tuple[np.ndarray, ...] = (),
+    reach_bound: float = math.inf,
 ) -> tuple[MipOutcome, np.ndarray | None, list[str]]:  # fmt: skip
     """Served, then within reach, then least person-minutes: each stage holds the ones before."""
     t0 = time.perf_counter()
@@ -197,9 +198,12 @@ def _stages(
     stages: list[tuple[str, np.ndarray, bool]] = [("within reach", reach_c, True)]
     del dist  # stage 3 is an LP once the sites are fixed (see _solution)
     mip = _with_floor(base.mip, served_c, float(served_c @ x), maximize=True)
-    for other in others:  # a start that serves as many and reaches more (the coverage greedy's)
+    for other in others:  # a start that serves as many and reaches more (the coverage greedy's, the MCLP's)
         if mip_feasible(mip, other, mip.col_lo, mip.col_hi) and float(reach_c @ other) > float(reach_c @ x):
             x = other
+    if float(reach_c @ x) >= reach_bound - 1e-9 * max(1.0, reach_bound):
+        # the uncapacitated MCLP optimum bounds stage 2; sites that serve as many and reach that many are optimal
+        return first, x, [*done, "within reach (the MCLP optimum)"]
     for label, c, maximize in stages:
         # a tie-break stage gets a fifth of the limit (at least 2 s) of what is left
         left = min(time_limit_s - (time.perf_counter() - t0), max(2.0, 0.2 * time_limit_s))
@@ -220,9 +224,13 @@ def _stages(
 def solve_cmclp(
     problem: SitingProblem, k: int, *, budget: float | None, people_per_unit: float, time_limit_s: float,
     mip_gap: float, solver: str, seed: int | None, sizes: Mapping[float, float] | None = None,
-    progress: bool = False,
+    progress: bool = False, coverage_best: Callable[[], tuple[list[int], float]] | None = None,
 ) -> SitingResult:  # fmt: skip
-    """The capacitated MCLP (see the module's text); called by ``solve_mclp(..., capacitated=True)``."""
+    """The capacitated MCLP (see the module's text); called by ``solve_mclp(..., capacitated=True)``.
+
+    ``coverage_best()`` gives the uncapacitated MCLP's sites and its proven bound (``solve_mclp``
+    passes it): a start, and when those sites also serve the most, stage 2 needs no MILP.
+    """
     check_in_range(people_per_unit, "people_per_unit", 1e-9, 1e9)
     sizes = check_sizes(sizes)
     opts = _site_options(problem, float(people_per_unit), sizes)
@@ -231,8 +239,12 @@ def solve_cmclp(
     a, csc = model.a, model.csc
     base_model = _assignment_mip(a, model.w, opts, k, budget) if a.shape[0] else None
     x_g, g_obj, starts = None, 0.0, []
-    if base_model is not None:  # two starts: the capacitated greedy, and the coverage greedy (spread out)
-        for chosen in (_greedy(model, opts, k, budget), _reach_greedy(model, opts, k, budget)):
+    reach_bound, best_cover = math.inf, []
+    if coverage_best is not None and budget is None and base_model is not None and solver != "greedy":
+        sites, reach_bound = coverage_best()
+        best_cover = _largest(opts, sites)
+    if base_model is not None:  # starts: the capacitated greedy, the coverage greedy, the MCLP's sites
+        for chosen in (_greedy(model, opts, k, budget), _reach_greedy(model, opts, k, budget), best_cover):
             x_c = _solution(base_model, opts, chosen, model.w, solver) if chosen else None
             if x_c is None:
                 continue
@@ -256,7 +268,7 @@ def solve_cmclp(
         )
         first, x_best, stages = _stages(base_model, dist_e, model.w, x_g if solver == "highs" else None,
                                         solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, seed=seed,
-                                        progress=progress, others=tuple(starts))  # fmt: skip
+                                        progress=progress, others=tuple(starts), reach_bound=reach_bound)  # fmt: skip
         # the tie-break stages hold 'served' within a relative 1e-7 of its optimum
         if x_best is not None and float(base_model.mip.c @ x_best) >= g_obj - 1e-6 * max(1.0, g_obj):
             # the people served by the sites chosen, exactly (the stages allow a hair of slack)
@@ -315,6 +327,11 @@ def _reach_greedy(model: Any, opts: _Options, k: int, budget: float | None) -> l
     if budget is not None:
         return []
     sites, _, _ = greedy_coverage(model, k)
+    return _largest(opts, sites)
+
+
+def _largest(opts: _Options, sites: list[int]) -> list[int]:
+    """The option of each site with the largest capacity."""
     best: dict[int, int] = {}
     for o in np.argsort(opts.cap, kind="stable"):  # the largest option of each site last
         best[int(opts.site[o])] = int(o)
@@ -341,7 +358,7 @@ def _solution(
     x = out.x.copy()
     if dist is not None and out.objective > 0:
         c = np.concatenate([np.zeros(base.n_opt), dist, np.zeros(base.rows)])
-        held = _with_floor(lp, mip.c, out.objective, maximize=True)
+        held = _with_floor(lp, mip.c, out.objective, maximize=True, slack=1e-10)
         near = Mip(c=c, a=held.a, row_lo=held.row_lo, row_hi=held.row_hi, col_lo=col_lo, col_hi=col_hi,
                    integer=lp.integer, maximize=False)  # fmt: skip
         again = solve_mip(

@@ -159,9 +159,15 @@ def solve_mclp(
         if unit_column is not None:
             msg = "model 'cmclp' does not take unit_column / min_per_unit / max_per_unit; use model 'mclp'."
             raise ValueError(msg)
+
+        def coverage_best() -> tuple[list[int], float]:
+            best = solve_mclp(problem, k, time_limit_s=max(1.0, 0.2 * time_limit_s), solver=solver, seed=seed)
+            idx = problem.candidates.index.get_indexer(best.sites[CANDIDATE_ID])
+            return [int(j) for j in idx], best.bound
+
         return solve_cmclp(problem, k, budget=budget, people_per_unit=people_per_unit, sizes=sizes,
                            time_limit_s=time_limit_s, mip_gap=mip_gap, solver=solver, seed=seed,
-                           progress=progress)  # fmt: skip
+                           progress=progress, coverage_best=coverage_best)  # fmt: skip
     rule = unit_rule(problem, "mclp", unit_column=unit_column, min_per_unit=min_per_unit,
                      max_per_unit=max_per_unit, k=k)  # fmt: skip
     t0 = time.perf_counter()
