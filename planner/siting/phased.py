@@ -37,11 +37,12 @@ import pandas as pd
 from scipy import sparse
 
 from planner.errors import InputError
+from planner.kinds import CANDIDATE_ID
 from planner.siting.greedy import greedy_coverage
 from planner.siting.mclp import reduce_cover, solve_mclp
 from planner.siting.mip import Mip, SolveProgress, check_solver, mip_feasible, rel_gap, solve_mip
 from planner.siting.problem import CoverModel, SitingProblem, check_common
-from planner.siting.result import SitingResult, coverage_gains_in_order, make_result
+from planner.siting.result import SitingResult, build_order, coverage_gains_in_order, make_result
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +157,22 @@ def _nested_start(
     return start
 
 
+def _extend(problem: SitingProblem, order: list[int], total: int) -> list[int]:
+    """``order`` followed by greedy sites (most newly covered given those before) up to ``total``."""
+    model = problem.cover_model
+    csc = model.csc
+    covered = np.zeros(model.a.shape[0], bool)
+    for j in order:
+        covered[csc.indices[csc.indptr[j] : csc.indptr[j + 1]]] = True
+    if len(order) >= total:
+        return list(order[:total])
+    rest = np.setdiff1d(np.arange(problem.n_candidates), order)
+    more, _, _ = greedy_coverage(
+        model, total - len(order), weights=np.where(covered, 0.0, model.w), allowed=rest
+    )
+    return list(order) + more
+
+
 def solve_phased(
     problem: SitingProblem,
     *,
@@ -219,12 +236,24 @@ def solve_phased(
         msg = f"model 'phased': phase_weights needs one non-negative number per phase ({len(k_t)})."
         raise ValueError(msg)
     model = problem.cover_model
-    g_sites, _, _ = greedy_coverage(model, int(big_k[-1]))
-    g_cov = np.array([covered_by(model, g_sites[: int(kk)]) for kk in big_k])
-    g_obj = float(beta @ g_cov)
+    # the best unconstrained set of each size: the loss per phase, a bound (nesting relaxed), and starts
+    best = np.full(len(k_t), np.nan)
+    ub = np.zeros(len(k_t))
+    orders: list[list[int]] = [greedy_coverage(model, int(big_k[-1]))[0]]
+    for t, kk in enumerate(big_k):
+        r = solve_mclp(problem, int(kk), time_limit_s=time_limit_s, mip_gap=mip_gap, solver=solver, seed=seed)
+        best[t] = r.objective
+        ub[t] = r.bound if np.isfinite(r.bound) else math.inf
+        opt = [int(j) for j in problem.candidates.index.get_indexer(r.sites[CANDIDATE_ID])]
+        orders.append(_extend(problem, build_order(problem, opt)[0], int(big_k[-1])))
+    # the incumbent: the best nested order among the greedy's and each optimum's, extended greedily
+    values = [float(beta @ [covered_by(model, o[: int(kk)]) for kk in big_k]) for o in orders]
+    g_obj = values[0]
+    g_sites = orders[int(np.argmax(values))]
     sets = [list(g_sites[: int(kk)]) for kk in big_k]
-    obj, bound, status, name = g_obj, math.inf, "greedy", "lazy greedy (nested prefixes)"
-    extra: dict[str, Any] = {}
+    obj, bound, status, name = max(values), math.inf, "greedy", "lazy greedy (nested prefixes)"
+    extra: dict[str, Any] = {"start_from": "greedy order" if int(np.argmax(values)) == 0 else
+                             f"best set of {int(big_k[int(np.argmax(values)) - 1])} sites, extended"}  # fmt: skip
     watch = SolveProgress("phased", enabled=progress, maximize=True)
     if solver != "greedy" and model.a.shape[0]:
         red = reduce_cover(model.a, model.w, None)
@@ -232,28 +261,22 @@ def solve_phased(
         start: np.ndarray | None = _nested_start(model, red, g_sites, big_k, width)
         if start is not None and not mip_feasible(mip, start, mip.col_lo, mip.col_hi):
             start = None
-        out = solve_mip(mip, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, seed=seed,
+        left = max(1.0, time_limit_s - (time.perf_counter() - t0))
+        out = solve_mip(mip, solver=solver, time_limit_s=left, mip_gap=mip_gap, seed=seed,
                         start=start if solver == "highs" else None, progress=watch)  # fmt: skip
         if out.x is not None:
             m = len(red.keep)
             cand_sets = [list(red.keep[np.flatnonzero(out.x[t * width : t * width + m] > 0.5)])
                          for t in range(len(k_t))]  # fmt: skip
             cov = np.array([covered_by(model, s) for s in cand_sets])
-            if float(beta @ cov) >= g_obj - 1e-9:
+            if float(beta @ cov) >= obj - 1e-9:
                 sets, obj = cand_sets, float(beta @ cov)
         bound, status, name = out.bound, out.status, out.solver
-        extra = {"mip_seconds": round(out.seconds, 3), "mip_status": out.status, "mip_rows": int(mip.a.shape[0]),
-                 "mip_columns": len(mip.c), "dominated_sites": int(red.dominated.sum())}  # fmt: skip
+        extra.update(mip_seconds=round(out.seconds, 3), mip_status=out.status, mip_rows=int(mip.a.shape[0]),
+                     mip_columns=len(mip.c), dominated_sites=int(red.dominated.sum()))  # fmt: skip
     elif not model.a.shape[0]:
         status, name, bound = "optimal", "none (nobody left to cover)", 0.0
     cov = np.array([covered_by(model, s) for s in sets])
-    # the best unconstrained set of each size: the loss per phase, and a bound (nesting relaxed)
-    best = np.full(len(k_t), np.nan)
-    ub = np.zeros(len(k_t))
-    for t, kk in enumerate(big_k):
-        r = solve_mclp(problem, int(kk), time_limit_s=time_limit_s, mip_gap=mip_gap, solver=solver, seed=seed)
-        best[t] = r.objective
-        ub[t] = r.bound if np.isfinite(r.bound) else math.inf
     bound = min(bound if np.isfinite(bound) else math.inf, float(beta @ ub))
     if status == "optimal" and not np.isfinite(bound):
         bound = obj
