@@ -462,3 +462,63 @@ def test_study_settings_for_plans_are_checked(tmp_path):
         s.override(siting={"min_per_unit": 1})
     with pytest.raises(InputError, match="shared_kinds must name two kinds or more"):
         s.override(siting={"shared_kinds": ["eldercare"]})
+
+
+# ---------------------------------------------------------------------- command line
+def cli(argv, tmp_path):
+    from planner import cli as planner_cli
+
+    base = [
+        "site", "--network", str(TINY / "network.osm.bz2"), "--population", str(TINY / "population_grid_100m.gpkg"),
+        "--facilities", str(TINY / "facilities.geojson"), "--kind-column", "category",
+        "--age-shares", "age_60_plus=0.25,age_0_3=0.03,age_0_17=0.16", "--kinds", "eldercare,nursery",
+        "--spacing-m", "200", "--time-limit", "30", "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    return planner_cli.main([*base, *argv])
+
+
+def test_cli_phases_by_year(tmp_path, capsys):
+    assert cli(["--kind", "eldercare", "--phases", "2026:1,2027:1"], tmp_path) == 0
+    printed = capsys.readouterr().out
+    assert "phased" in printed
+    assert "phases:" in printed
+    sites = pd.read_csv(tmp_path / "out" / "sites.csv")
+    assert sites["year"].tolist() == [2026, 2027]
+    assert sites["phase"].tolist() == [1, 2]
+    table = pd.read_csv(tmp_path / "out" / "siting_phases.csv")
+    assert {"phase", "year", "covered", "best_unconstrained", "loss"} <= set(table.columns)
+
+
+def test_cli_capacity_labels_both_measures(tmp_path, capsys):
+    assert cli(["--kind", "eldercare", "--new", "2", "--capacity", "20"], tmp_path) == 0
+    printed = capsys.readouterr().out
+    assert "served (within reach and capacity)" in printed
+    assert "within reach:" in printed
+    sites = pd.read_csv(tmp_path / "out" / "sites.csv")
+    assert {"served", "within_reach"} <= set(sites.columns)
+    summary = pd.read_csv(tmp_path / "out" / "siting_summary.csv")
+    # the table's last share and the summary's share after are one measure: within reach
+    assert sites["share"].iloc[-1] == pytest.approx(summary["share_after"].iloc[0])
+
+
+def test_cli_plan_options_errors_are_one_line(tmp_path, capsys):
+    assert cli(["--kind", "eldercare", "--new", "2", "--min-per-unit", "1"], tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "min_per_unit / max_per_unit need unit_column" in err
+    assert len(err.strip().splitlines()) == 1
+    assert cli(["--kind", "eldercare", "--model", "pmedian", "--new", "2", "--sizes", "30:1"], tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "model 'pmedian' does not take ['sizes']" in err
+    assert cli(["--kind", "eldercare", "--phases", "1,x"], tmp_path) == 2
+    assert "expected sites per phase" in capsys.readouterr().err
+
+
+def test_cli_shared_centres(tmp_path, capsys):
+    code = cli(["--shared", "eldercare,nursery", "--new", "2", "--from-scratch"], tmp_path)
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "shared centres for eldercare, nursery" in printed
+    kinds = pd.read_csv(tmp_path / "out" / "siting_kinds.csv")
+    assert {"covered_shared", "covered_separate", "sites_separate"} <= set(kinds.columns)
+    sites = pd.read_csv(tmp_path / "out" / "sites.csv")
+    assert sites["hosts"].str.len().gt(0).all()

@@ -125,7 +125,7 @@ def _readable(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     for col in out.columns:
         if out[col].dtype.kind == "f":
-            share = "share" in col
+            share = col == "share" or col.startswith("share_") or col.endswith("_share")
             out[col] = out[col].map(
                 lambda v, share=share: "-" if pd.isna(v) else (f"{100 * v:.1f}%" if share else f"{v:,.0f}")
             )
