@@ -21,8 +21,9 @@ import shapely
 from _osm import CRS, HERE, bounds_polygon, read_ways
 
 sys.path.insert(0, str(HERE.parents[1]))  # the repository root, for planner
-import planner
 from planner.inputs import read_facilities
+
+import planner
 
 CSV = HERE / "facilities_amap_gcj02_gbk.csv"
 KIND_MAP = {
