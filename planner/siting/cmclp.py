@@ -69,7 +69,7 @@ def _site_options(
         units = np.array(sorted(float(s) for s in sizes), float)
         site = np.repeat(np.arange(m), len(units))
         size = np.tile(units, m)
-        extra = np.tile(np.array([float(sizes[u]) if u in sizes else float(sizes[int(u)]) for u in units]), m)  # type: ignore[index]
+        extra = np.tile(np.array([float(sizes[u]) if u in sizes else float(sizes[int(u)]) for u in units]), m)
         return _Options(site, size * people_per_unit, cost[site] + extra, size)
     cap_units = problem.candidates[CAPACITY].to_numpy(float)
     missing = np.isnan(cap_units)
@@ -401,7 +401,8 @@ def _result(
     greedy_order, _ = build_order(problem, [int(j) for j in opts.site[chosen_o]])
     rank = {j: r for r, j in enumerate(greedy_order)}
     idx = sorted(
-        range(len(chosen_o)), key=lambda i: (-round(served[i], 6), rank.get(int(opts.site[chosen_o[i]]), 0))
+        range(len(chosen_o)),
+        key=lambda i: (-round(float(served[i]), 6), rank.get(int(opts.site[chosen_o[i]]), 0)),
     )
     keep = [i for i in idx if served[i] > 1e-9]
     order = [int(opts.site[chosen_o[i]]) for i in keep]

@@ -138,18 +138,34 @@ def solve_lscp(
     logger.info("lscp greedy: %d sites in %.3f s", len(g_sites), time.perf_counter() - t0)
     out = _Answer(list(g_sites), g_obj, math.nan, "greedy", "lazy greedy", {})
     watch = SolveProgress("lscp", enabled=progress, maximize=False)
-    opts = {
-        "solver": solver,
-        "time_limit_s": time_limit_s,
-        "mip_gap": mip_gap,
-        "seed": seed,
-        "progress": watch,
-    }
     if solver != "greedy":
         if full and rule is None:
-            out = _lscp_full(model, cost, integral, g_sites, **opts)
+            out = _lscp_full(
+                model,
+                cost,
+                integral,
+                g_sites,
+                solver=solver,
+                time_limit_s=time_limit_s,
+                mip_gap=mip_gap,
+                seed=seed,
+                progress=watch,
+            )
         else:
-            out = _lscp_mip(model, cost, integral, g_sites, need, full, rule, **opts)
+            out = _lscp_mip(
+                model,
+                cost,
+                integral,
+                g_sites,
+                need,
+                full,
+                rule,
+                solver=solver,
+                time_limit_s=time_limit_s,
+                mip_gap=mip_gap,
+                seed=seed,
+                progress=watch,
+            )
     gap = rel_gap(out.objective, out.bound, maximize=False)
     status = out.status
     if status == "optimal" and np.isfinite(gap) and gap > max(mip_gap, 1e-6):
@@ -284,7 +300,7 @@ def _lscp_mip(
     a_red, w_red, _ = merge_rows(a[:, keep].tocsr(), model.w)
     mk, n_red = len(keep), a_red.shape[0]
     if full:  # every row covered: A x >= 1
-        blocks, lo, hi = [a_red], [np.ones(n_red)], [np.full(n_red, np.inf)]
+        blocks, lo, hi = [a_red], [np.ones(n_red)], [np.full(n_red, np.inf)]  # type: list[Any], list[Any], list[Any]
         c, n_y, col_int = cost[keep], 0, np.ones(mk)
     else:  # y_g <= sum_j a_gj x_j, sum w y >= need
         blocks = [sparse.hstack([-a_red, sparse.identity(n_red, format="csr")], format="csr"),

@@ -96,7 +96,9 @@ def _phase_mip(red: Any, big_k: np.ndarray, beta: np.ndarray) -> tuple[Mip, int]
     m, n_y = len(red.keep), len(red.w_multi)
     width = m + n_y
     n_var = n_t * width
-    blocks, lo, hi = [], [], []
+    blocks: list[Any] = []
+    lo: list[Any] = []
+    hi: list[Any] = []
     r = np.arange(m)
     for t in range(n_t):
         off = t * width

@@ -123,7 +123,9 @@ def _shared_mip(
     widths = [m + len(r.w_multi) for r in reds]
     n_var = m + sum(widths)
     offs = np.concatenate([[m], m + np.cumsum(widths)[:-1]]).astype(int)
-    rows, lo, hi = [], [], []
+    rows: list[Any] = []
+    lo: list[Any] = []
+    hi: list[Any] = []
     c = np.zeros(n_var)
     col_hi = np.ones(n_var)
     integer = np.zeros(n_var)
@@ -283,7 +285,7 @@ def solve_shared(
                         start=None, progress=SolveProgress("shared", enabled=progress, maximize=True))  # fmt: skip
         if out.x is not None and mip_feasible(mip, out.x, mip.col_lo, mip.col_hi):
             m = problem.n_candidates
-            cand = [list(np.flatnonzero(out.x[off : off + m] > 0.5)) for off in offs]
+            cand = [[int(j) for j in np.flatnonzero(out.x[off : off + m] > 0.5)] for off in offs]
             val, _ = _value(problem, cand, beta)
             if val >= g_obj - 1e-9:
                 hosted, obj = cand, val
@@ -313,8 +315,8 @@ def _shared_result(
     # per kind: its sites in build order, those that add nobody of the kind left out
     useful: list[list[int]] = []
     for p, sites in zip(problem.problems.values(), hosted, strict=True):
-        order, gains = build_order(p, sites)
-        useful.append([j for j, g in zip(order, gains, strict=True) if g > 1e-9])
+        kind_order, gains = build_order(p, sites)
+        useful.append([j for j, g in zip(kind_order, gains, strict=True) if g > 1e-9])
     sites_all = sorted({j for s in useful for j in s})
     gain_per_kind = np.zeros((len(sites_all), len(kinds)))
     # build order: the site adding the most weighted coverage given the earlier ones, first
@@ -366,7 +368,7 @@ def _shared_result(
     result = make_result(
         first, "shared", order, list(gain_per_kind @ beta), objective=obj, bound=bound, gap=gap, status=status,
         solver=solver, seconds=time.perf_counter() - t0, greedy_objective=greedy, params=params,
-        extra_columns={f"covered_{q}": gain_per_kind[:, i] for i, q in enumerate(kinds)},
+        extra_columns={f"covered_{q}": gain_per_kind[:, i].tolist() for i, q in enumerate(kinds)},
         labels={HOSTS: hosts}, tables={"kinds": table},
     )  # fmt: skip
     result.sites["kind"] = hosts

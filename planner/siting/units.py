@@ -205,9 +205,10 @@ def greedy_with_units(
 
     while (count < rule.need).any():
         u = int(np.flatnonzero(count < rule.need)[0])
-        j = pick(rule.member.indices[rule.member.indptr[u] : rule.member.indptr[u + 1]])
-        if j is None:
+        picked = pick(rule.member.indices[rule.member.indptr[u] : rule.member.indptr[u + 1]])
+        if picked is None:
             break
+        j = picked
         chosen.append(j)
         count[u] += 1
         covered[csc.indices[csc.indptr[j] : csc.indptr[j + 1]]] = True
