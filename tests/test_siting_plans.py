@@ -522,3 +522,16 @@ def test_cli_shared_centres(tmp_path, capsys):
     assert {"covered_shared", "covered_separate", "sites_separate"} <= set(kinds.columns)
     sites = pd.read_csv(tmp_path / "out" / "sites.csv")
     assert sites["hosts"].str.len().gt(0).all()
+
+
+def test_pmedian_with_more_sites_than_useful_says_so():
+    p = st.SitingProblem.from_coverage_matrix(
+        [[1, 0, 0], [0, 1, 0]],
+        [10, 10],
+        threshold_min=15,
+        limit_min=20,
+        minutes=[[2, np.inf, np.inf], [np.inf, 3, np.inf]],
+    )
+    r = st.solve_p_median(p, 3)
+    assert len(r.sites) == 2
+    assert r.params["note"] == "2 sites save every minute new sites can save; 3 asked"

@@ -145,6 +145,9 @@ def solve_p_median(
     rest = [j for j in chosen if j not in set(order)]
     order, saved = order + rest, saved + [0.0] * len(rest)
     order, saved = drop_useless(order, saved, "pmedian")
+    if len(order) < k:
+        base["note"] = f"{len(order)} sites save every minute new sites can save; {k} asked"
+        logger.warning("pmedian: %s", base["note"])
     covered_gain = coverage_gains_in_order(problem, order)
     after_minutes = base_minutes - obj
     base["mean_minutes_after"] = after_minutes / w_total if w_total > 0 else math.nan
