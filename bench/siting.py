@@ -286,14 +286,15 @@ def main(argv=None) -> int:  # noqa: C901, PLR0912 -- a benchmark script: option
     if unknown:
         ap.error(f"unknown size(s) or model(s) {unknown}; choose from {list(SIZES)} and {list(MODELS)}")
 
-    import highspy
     import scipy
+
+    from planner.siting.mip import new_highs
 
     have_spopt, spopt_note = spopt_status()
     if args.no_spopt:
         have_spopt, spopt_note = False, "spopt not run (--no-spopt)"
     print(f"python {platform.python_version()}, {os.cpu_count()} cores; scipy {scipy.__version__}, "
-          f"highspy {highspy.Highs().version()}; {spopt_note}")  # fmt: skip
+          f"highspy {new_highs().version()}; {spopt_note}")  # fmt: skip
     print("eldercare, 15 min at 3.6 km/h (900 m); existing facilities fixed")
     results = []
     tmp = Path(tempfile.mkdtemp(prefix="planner-bench-siting-"))

@@ -207,13 +207,12 @@ def siting_overrides(args: argparse.Namespace, study: StudyArea) -> dict[str, An
     if model is not None and model != current.model:
         spec = MODELS[model]
         takes = COMMON_OPTIONS | spec.options
-        for key, unused in (
-            ("new", not spec.needs_k),
-            ("share", "share" not in takes),
-            ("budget", "budget" not in takes),
-            ("people_per_unit", "people_per_unit" not in takes),
-        ):
-            if unused and key not in given and getattr(current, key) is not None:
+        unused = {"new": not spec.needs_k, "shared_kinds": model != "shared"}
+        for key in ("share", "budget", "people_per_unit", "phases", "phase_weights", "unit_column", "min_per_unit",
+                    "max_per_unit", "sizes", "kind_weights", "kind_cost", "site_cost"):  # fmt: skip
+            unused[key] = key not in takes
+        for key, drop in unused.items():
+            if drop and key not in given and getattr(current, key) is not None:
                 logger.info(
                     "[siting] %s from the study file does not apply to model %s; left out", key, model
                 )
