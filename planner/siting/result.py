@@ -127,11 +127,13 @@ class SitingResult:
             "solver": self.solver,
             "seconds": round(self.seconds, 3),
             "greedy_objective": self.greedy_objective,
+            "covered_is": "target people within the walk of a facility (whatever its capacity)",
             "covered_before": self.covered_before,
             "covered_after": self.covered_after,
             "total": self.total,
             "share_before": self.share_before,
             "share_after": self.share_after,
+            "served_new": p.get("served"),
             "threshold_min": p.get("threshold_min"),
             "speed_kmh": p.get("speed_kmh"),
         }
