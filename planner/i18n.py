@@ -439,6 +439,13 @@ CSV_HEADERS_ZH: dict[str, str] = {
     "delta_share": "覆盖率变化", "facilities_before": "现状设施数", "facilities_after": "建成后设施数",
     "met_before": "现状是否达标", "met_after": "建成后是否达标", "phase": "期次", "street": "最近道路",
     "value_before": "现状指标值", "value_after": "建成后指标值", "cells": "人口网格数",
+    "covered_is": "覆盖口径", "served": "容量内服务人数", "served_new": "新增容量内服务人数",
+    "within_reach": "步行可达人数", "within_reach_new": "新增步行可达人数", "size": "规模", "hosts": "承载设施类型",
+    "planned": "计划新增点位数", "open_sites": "累计建成点位数", "best_unconstrained": "同规模最优覆盖人数",
+    "weight": "权重", "loss": "较同规模最优少覆盖人数", "loss_share": "较同规模最优少覆盖比例",
+    "candidates": "候选点数", "existing": "现有设施数", "min_per_unit": "每单元最少点位",
+    "max_per_unit": "每单元最多点位", "covered_shared": "共建覆盖人数", "covered_separate": "分建覆盖人数",
+    "sites_hosting": "承载点位数", "sites_separate": "分建点位数", "minutes_saved": "节省步行人分钟",
 }  # fmt: skip
 
 

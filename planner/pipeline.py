@@ -25,13 +25,15 @@ from planner.access import Access, compute_access
 from planner.coverage import Coverage, compute_coverage
 from planner.errors import InputError
 from planner.io import datums
+from planner.io.boundaries import read_boundary
 from planner.io.write import RunFolder, write_layer
 from planner.network import WalkNetwork
 from planner.population import Projection
-from planner.siting.candidates import read_candidates
+from planner.siting.candidates import candidate_sites, read_candidates
 from planner.siting.models import check_model_options, solve_siting
 from planner.siting.problem import SitingProblem
 from planner.siting.result import SitingResult
+from planner.siting.shared import SharedProblem
 from planner.study import StudyArea
 from planner.targets import TargetReport, TargetSet, evaluate_targets, read_targets
 
@@ -218,8 +220,12 @@ def check_study(study: StudyArea) -> TargetSet | None:
         if s.kind is None:
             msg = '[siting] needs kind = "..." (the kind of facility to site; CLI: --kind).'
             raise InputError(msg)
+        unknown = sorted(set(s.shared_kinds or ()) - set(study.kinds))
+        if unknown:
+            msg = f"[siting] shared_kinds {unknown} are not kinds of the study ({list(study.kinds)})."
+            raise InputError(msg)
         try:
-            check_model_options(s.model_name, k=s.new, options={**s.model_options(), "share": s.share})
+            check_model_options(s.model_name, k=s.k, options={**s.model_options(), "share": s.share})
         except ValueError as exc:
             msg = f"[siting] {exc}"
             raise InputError(msg) from exc
@@ -321,20 +327,36 @@ def site_study(
     candidates = None
     if s.candidates is not None:
         candidates = read_candidates(s.candidates, assume_crs=study.facilities_options.get("assume_crs"))
+    excluded = read_boundary(s.excluded) if s.excluded is not None else None
+    kinds = list(s.shared_kinds) if s.model_name == "shared" and s.shared_kinds else [s.kind]
+    if len(kinds) > 1:
+        if s.demand_candidates:
+            msg = (
+                "[siting] shared centres take no demand_candidates (the kinds must share one candidate set)."
+            )
+            raise InputError(msg)
+        if candidates is None:
+            candidates = candidate_sites(inputs.network, spacing_m=s.spacing_m, boundary=inputs.boundary)
     try:
-        problem = SitingProblem.from_coverage(
-            coverage, inputs.network, study.kinds[s.kind], candidates=candidates, spacing_m=s.spacing_m,
-            boundary=inputs.boundary, demand_candidates=s.demand_candidates, capacity=s.capacity,
-            max_minutes=s.max_minutes, districts=inputs.districts, require_existing=not s.from_scratch, seed=s.seed,
-            progress=progress,
-        )  # fmt: skip
-        result = solve_siting(problem, s.model_name, k=s.new, share=s.share_fraction, **s.model_options())
+        problems = {
+            kind: SitingProblem.from_coverage(
+                coverage, inputs.network, study.kinds[kind], candidates=candidates, spacing_m=s.spacing_m,
+                boundary=inputs.boundary, demand_candidates=s.demand_candidates, capacity=s.capacity,
+                max_minutes=s.max_minutes, districts=inputs.districts, require_existing=not s.from_scratch,
+                seed=s.seed, progress=progress, excluded=excluded,
+                unit_columns=[s.unit_column] if s.unit_column else (),
+            )
+            for kind in kinds
+        }  # fmt: skip
+        problem: Any = SharedProblem(problems) if len(kinds) > 1 else problems[kinds[0]]
+        result = solve_siting(problem, s.model_name, k=s.k, share=s.share_fraction, progress=progress,
+                              **s.model_options())  # fmt: skip
     except InputError:
         raise
     except (ValueError, ImportError) as exc:
         msg = f"[siting] {exc}"
         raise InputError(msg) from exc
-    return problem, result
+    return problems[kinds[0]], result
 
 
 def measure_targets(
@@ -478,7 +500,8 @@ def write_targets(result: StudyResult, run: RunFolder) -> None:
 
 
 def write_siting(result: SitingResult, run: RunFolder) -> None:
-    """``sites.csv``, ``sites.gpkg`` (when there are sites), ``siting_summary.csv``, ``siting_by_district.csv``.
+    """``sites.csv``, ``sites.gpkg`` (when there are sites), ``siting_summary.csv``, ``siting_by_district.csv``,
+    and the model's own tables (``siting_phases.csv``, ``siting_kinds.csv``, ``siting_units.csv``).
 
     Parameters
     ----------
@@ -495,6 +518,8 @@ def write_siting(result: SitingResult, run: RunFolder) -> None:
     run.table(pd.DataFrame(sites.drop(columns=sites.geometry.name)), "sites.csv")
     run.table(result.summary(), "siting_summary.csv")
     run.table(result.coverage_after, "siting_by_district.csv")
+    for name, table in result.tables.items():  # phases, kinds (shared centres), units (per-unit rules)
+        run.table(table, f"siting_{name}.csv")
 
 
 def study_record(study: StudyArea, out: Path) -> dict[str, Any]:

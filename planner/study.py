@@ -74,10 +74,23 @@ class SitingSettings:
     max_minutes: float | None = None
     seed: int = 0
     from_scratch: bool = False
+    phases: list[int] | dict[str, int] | None = None
+    phase_weights: list[float] | None = None
+    unit_column: str | None = None
+    min_per_unit: int | None = None
+    max_per_unit: int | None = None
+    excluded: Path | None = None
+    sizes: dict[str, float] | None = None
+    shared_kinds: list[str] | None = None
+    kind_weights: dict[str, float] | None = None
+    kind_cost: dict[str, float] | None = None
+    site_cost: float | None = None
 
     def __post_init__(self) -> None:
         _check_positive(self, "spacing_m", "time_limit_s")
-        _check_positive(self, "new", "capacity", "people_per_unit", "budget", "max_minutes", optional=True)
+        _check_positive(self, "new", "capacity", "people_per_unit", "budget", "max_minutes", "site_cost",
+                        optional=True)  # fmt: skip
+        _check_plans(self)
         if self.share is not None and not 0 < self.share <= 100:
             msg = f"share must be a share in (0, 1] or a percentage in (1, 100]; got {self.share!r}."
             raise ValueError(msg)
@@ -100,14 +113,38 @@ class SitingSettings:
 
     @property
     def model_name(self) -> str:
-        """The model to run: ``cmclp`` when an MCLP is given a capacity."""
-        return "cmclp" if self.model == "mclp" and self.capacity is not None else self.model
+        """The model to run: ``cmclp`` when an MCLP is given a capacity or sizes, ``phased`` when it
+        is given phases, ``shared`` when it is given shared kinds."""
+        if self.model != "mclp":
+            return self.model
+        if self.phases is not None:
+            return "phased"
+        if self.shared_kinds is not None:
+            return "shared"
+        return "cmclp" if self.capacity is not None or self.sizes is not None else "mclp"
+
+    @property
+    def k(self) -> int | None:
+        """The number of new sites the model takes (None for ``phased``: the phases say it)."""
+        return None if self.model_name == "phased" else self.new
+
+    @property
+    def phase_counts(self) -> list[int] | dict[int, int] | None:
+        """``phases`` as the model takes it: sites per phase, or per year."""
+        if isinstance(self.phases, dict):
+            return {int(y): int(n) for y, n in self.phases.items()}
+        return None if self.phases is None else [int(n) for n in self.phases]
 
     def model_options(self) -> dict[str, Any]:
         """The options passed to the model (those not given are left out)."""
-        opts: dict[str, Any] = {"time_limit_s": self.time_limit_s, "mip_gap": self.mip_gap,
-                                "solver": self.solver, "seed": self.seed, "budget": self.budget,
-                                "people_per_unit": self.people_per_unit}  # fmt: skip
+        opts: dict[str, Any] = {
+            "time_limit_s": self.time_limit_s, "mip_gap": self.mip_gap, "solver": self.solver, "seed": self.seed,
+            "budget": self.budget, "people_per_unit": self.people_per_unit, "phases": self.phase_counts,
+            "phase_weights": self.phase_weights, "unit_column": self.unit_column,
+            "min_per_unit": self.min_per_unit, "max_per_unit": self.max_per_unit,
+            "sizes": None if self.sizes is None else {float(k): float(v) for k, v in self.sizes.items()},
+            "kind_weights": self.kind_weights, "kind_cost": self.kind_cost, "site_cost": self.site_cost,
+        }  # fmt: skip
         return {k: v for k, v in opts.items() if v is not None}
 
 
@@ -145,6 +182,58 @@ class MapSettings:
         _check_positive(self, "max_vector_cells")
         if self.tiles and not self.tiles_attribution and self.tiles not in TILE_PRESET_NAMES:
             msg = "tiles needs tiles_attribution, the basemap's credit shown on the map (CLI: --tiles needs --tiles-attribution)."
+            raise ValueError(msg)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_plans(s: SitingSettings) -> None:
+    """Phases, per-unit rules, sizes and shared kinds: types and values, one line each."""
+    if s.phases is not None:
+        counts = list(s.phases.values()) if isinstance(s.phases, dict) else s.phases
+        years_ok = not isinstance(s.phases, dict) or all(str(y).isdigit() for y in s.phases)
+        if (
+            not isinstance(s.phases, list | dict)
+            or not counts
+            or not all(_whole(n) for n in counts)
+            or not years_ok
+        ):
+            msg = f"phases must be sites per phase such as [1, 1, 1] or per year such as {{2025 = 1}}; got {s.phases!r}."
+            raise ValueError(msg)
+        if sum(counts) < 1:
+            msg = f"phases must add at least one site; got {s.phases!r}."
+            raise ValueError(msg)
+        if s.new is not None and s.new != sum(counts):
+            msg = f"new ({s.new}) and phases ({s.phases!r}, {sum(counts)} sites in all) disagree; give one of them."
+            raise ValueError(msg)
+    if s.phase_weights is not None and (s.phases is None or not isinstance(s.phase_weights, list)):
+        msg = "phase_weights needs phases, and one number per phase."
+        raise ValueError(msg)
+    for name in ("min_per_unit", "max_per_unit"):
+        value = getattr(s, name)
+        if value is not None and not _whole(value):
+            msg = f"{name} must be a whole number, 0 or more; got {value!r}."
+            raise ValueError(msg)
+    if (s.min_per_unit is not None or s.max_per_unit is not None) and s.unit_column is None:
+        msg = "min_per_unit / max_per_unit need unit_column (the population column of the units, e.g. 'street')."
+        raise ValueError(msg)
+    if s.sizes is not None and (not isinstance(s.sizes, dict) or not s.sizes):
+        msg = f"sizes must map places to a cost, such as {{30 = 1.0, 60 = 1.6}}; got {s.sizes!r}."
+        raise ValueError(msg)
+    if s.shared_kinds is not None and (
+        not isinstance(s.shared_kinds, list)
+        or len(s.shared_kinds) < 2
+        or not all(isinstance(k, str) for k in s.shared_kinds)
+    ):
+        msg = f"shared_kinds must name two kinds or more, such as ['eldercare', 'meal_site']; got {s.shared_kinds!r}."
+        raise ValueError(msg)
+    for name in ("kind_weights", "kind_cost", "sizes"):
+        value = getattr(s, name)
+        if isinstance(value, dict) and not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+                                               for v in value.values()):  # fmt: skip
+            msg = f"{name} must map names to numbers, 0 or more; got {value!r}."
             raise ValueError(msg)
 
 
@@ -521,7 +610,7 @@ class _StudyFile:
             "age_shares": age_shares,
             "age_source": age_source,
             "cache_dir": self.cache_dir(),
-            "siting": self.settings("siting", SitingSettings, paths=("candidates",)),
+            "siting": self.settings("siting", SitingSettings, paths=("candidates", "excluded")),
             "targets": self.settings("targets", TargetSettings, paths=("path",)),
             "map": self.settings("map", MapSettings) or MapSettings(),
             "lang": cfg.get("lang", "en"),

@@ -98,7 +98,26 @@ def _grid(header: list[str], rows: list[list[str]], *, right_from: int, right: t
     return "\n".join(ln.rstrip() for ln in lines)
 
 
-def format_result(result: SitingResult, problem: SitingProblem) -> str:
+_WHAT = {
+    "mclp": ("most newly covered people", "新增覆盖人数最多"),
+    "cmclp": ("most newly served people (within reach and capacity)", "容量内新增服务人数最多"),
+    "lscp": ("fewest sites for {goal}", "以最少点位实现 {goal}"),
+    "pmedian": ("least walking time", "步行时间总和最少"),
+    "phased": (
+        "most coverage summed over the phases, nested build order",
+        "各期覆盖之和最多（逐期嵌套的建设顺序）",
+    ),
+    "shared": ("shared centres for {kinds}", "{kinds} 共建中心"),
+}
+
+
+def format_result(
+    result: SitingResult,
+    problem: SitingProblem,
+    *,
+    lang: str = "en",
+    kinds: Mapping[str, FacilityKind] | None = None,
+) -> str:
     """A readable account of a siting result for the terminal.
 
     Parameters
@@ -107,43 +126,134 @@ def format_result(result: SitingResult, problem: SitingProblem) -> str:
         The siting result.
     problem
         The problem it solved.
+    lang
+        ``"en"`` or ``"zh"``.
+    kinds
+        The study's kinds, for their Chinese labels.
 
     Returns
     -------
     str
     """
     p = result.params
-    what = {"mclp": "most newly covered people", "cmclp": "most newly served people (capacities)",
-            "lscp": f"fewest sites for {p.get('goal', '')}", "pmedian": "least walking time"}[result.model]  # fmt: skip
+    zh = lang == "zh"
+    pair = _WHAT.get(result.model, (result.model, result.model))
+    what = pair[zh].format(goal=p.get("goal", ""), kinds=", ".join(p.get("kinds", [])))
+    kind = kind_text(str(p.get("kind", "")), lang, kinds)
+    t, v, n = f"{p.get('threshold_min', 0):g}", f"{p.get('speed_kmh') or 0:g}", f"{problem.n_candidates:,}"
+    kept = problem.params.get("existing_facilities", "?")
     lines = [
-        f"{p.get('kind', '')}: {result.model} ({what}); {p.get('threshold_min', 0):g} min at "
-        f"{p.get('speed_kmh') or 0:g} km/h; {problem.n_candidates:,} candidates, "
-        f"{problem.params.get('existing_facilities', '?')} existing facilities kept",
+        f"{kind}：{result.model}（{what}）；{t}分钟、步速 {v} km/h；候选点 {n} 个，保留现有设施 {kept} 处"
+        if zh
+        else f"{kind}: {result.model} ({what}); {t} min at {v} km/h; {n} candidates, {kept} existing facilities kept"
     ]
-    s = result.sites
-    if len(s):
-        show = pd.DataFrame({
-            "rank": s["rank"], "site": s["candidate_id"],
-            "gain": s["gain"].map(lambda v: f"{v:,.0f}"),
-            "cumulative": s["cumulative"].map(lambda v: f"{v:,.0f}"),
-            "share": s["share"].map(lambda v: f"{100 * v:.1f}%"),
-            "lon": s["lon"].map(lambda v: f"{v:.5f}"), "lat": s["lat"].map(lambda v: f"{v:.5f}"),
-        })  # fmt: skip
-        if "minutes_saved" in s.columns:
-            show["person-min saved"] = s["minutes_saved"].map(lambda v: f"{v:,.0f}")
-        lines.append(show.to_string(index=False))
-    else:
-        lines.append("no new site is needed or useful")
-    gap = "n/a" if not pd.notna(result.gap) else f"{100 * result.gap:.3f}%"
-    lines.append(
-        f"objective {result.objective:,.1f} ({p.get('objective_is', '')}); bound {result.bound:,.1f}; "
-        f"gap {gap}; {result.status}; {result.solver}; {result.seconds:.2f} s"
-    )
-    lines.append(
-        f"covered: {result.covered_before:,.0f} → {result.covered_after:,.0f} of {result.total:,.0f} "
-        f"({100 * result.share_before:.1f}% → {100 * result.share_after:.1f}%)"
-    )
+    none = "无需或无益于新增点位" if zh else "no new site is needed or useful"
+    lines.append(_sites_table(result, lang) if len(result.sites) else none)
+    for name, table in result.tables.items():
+        lines.append(f"{name}:\n{_readable(table).to_string(index=False)}")
+    lines += _result_lines(result, problem, lang)
     return "\n".join(lines)
+
+
+def _result_lines(result: SitingResult, problem: SitingProblem, lang: str) -> list[str]:
+    """The solver's line (objective, bound, gap, status), advice at a time limit, coverage before → after."""
+    p = result.params
+    zh = lang == "zh"
+    gap = "n/a" if not pd.notna(result.gap) else f"{100 * result.gap:.3f}%"
+    obj, bound = f"{result.objective:,.1f}", f"{result.bound:,.1f}"
+    lines = [
+        f"目标函数 {obj}（{_OBJECTIVE_ZH.get(str(p.get('objective_is', '')), p.get('objective_is', ''))}）；界 {bound}；差距 {gap}；{result.status}；{result.solver}；"
+        f"{result.seconds:.2f} 秒"
+        if zh
+        else f"objective {obj} ({p.get('objective_is', '')}); bound {bound}; gap {gap}; {result.status}; "
+        f"{result.solver}; {result.seconds:.2f} s"
+    ]
+    if result.status == "time_limit":
+        lines.append(_advice(result, problem))
+    before, after, total = (
+        f"{result.covered_before:,.0f}",
+        f"{result.covered_after:,.0f}",
+        f"{result.total:,.0f}",
+    )
+    shares = f"{100 * result.share_before:.1f}% → {100 * result.share_after:.1f}%"
+    if zh:
+        reach = "步行可达" if result.model == "cmclp" else "覆盖"
+        lines.append(f"{reach}：{before} → {after} / {total} 人（{shares}）")
+    else:
+        reach = "within reach" if result.model == "cmclp" else "covered"
+        lines.append(f"{reach}: {before} → {after} of {total} ({shares})"
+                     + (" (people counted once per kind)" if result.model == "shared" else ""))  # fmt: skip
+    if result.model == "cmclp":
+        lines.append(
+            f"served (within reach and capacity): {p.get('served', result.objective):,.0f} new people by the new "
+            f"sites; ties broken by: {p.get('tie_break', '')}"
+        )
+    if p.get("note"):
+        lines.append(f"note: {p['note']}")
+    return lines
+
+
+_OBJECTIVE_ZH = {
+    "newly covered target people": "新增覆盖的服务对象人数",
+    "newly covered target people summed over the phases": "各期新增覆盖人数之和",
+    "newly covered target people summed over the kinds (weighted)": "各类设施新增覆盖人数加权之和",
+    "newly served target people (within reach and capacity)": "容量内新增服务人数",
+    "number of new sites": "新增点位数",
+    "total cost of new sites": "新增点位总成本",
+    "person-minutes saved (walks capped at limit_min)": "节省的步行人·分钟",
+}
+
+_SITE_HEADERS = {
+    "rank": ("rank", "序号"), "phase": ("phase", "期次"), "year": ("year", "年份"), "size": ("size", "规模"),
+    "hosts": ("hosts", "承载类型"), "site": ("site", "候选点"), "served": ("served", "容量内服务"),
+    "within reach": ("within reach", "步行可达"), "gain": ("gain", "新增覆盖"), "cumulative": ("cumulative", "累计"),
+    "share within reach": ("share within reach", "可达比例"), "share": ("share", "覆盖率"),
+    "lon": ("lon", "经度"), "lat": ("lat", "纬度"), "person-min saved": ("person-min saved", "节省人·分钟"),
+}  # fmt: skip
+
+
+def _sites_table(result: SitingResult, lang: str = "en") -> str:
+    s = result.sites
+    cmclp = result.model == "cmclp"
+    show = pd.DataFrame({"rank": s["rank"].astype(str)})
+    for col in ("phase", "year", "size", "hosts"):
+        if col in s.columns:
+            show[col] = s[col].map(lambda v: f"{v:g}" if isinstance(v, float) else str(v))
+    show["site"] = s["candidate_id"].astype(str)
+    if cmclp:
+        show["served"] = s["served"].map(lambda v: f"{v:,.0f}")
+    show["within reach" if cmclp else "gain"] = s["gain"].map(lambda v: f"{v:,.0f}")
+    show["cumulative"] = s["cumulative"].map(lambda v: f"{v:,.0f}")
+    show["share within reach" if cmclp else "share"] = s["share"].map(lambda v: f"{100 * v:.1f}%")
+    show["lon"] = s["lon"].map(lambda v: f"{v:.5f}")
+    show["lat"] = s["lat"].map(lambda v: f"{v:.5f}")
+    if "minutes_saved" in s.columns:
+        show["person-min saved"] = s["minutes_saved"].map(lambda v: f"{v:,.0f}")
+    head = [_SITE_HEADERS.get(c, (c, c))[lang == "zh"] for c in show.columns]
+    return _grid(head, show.to_numpy(str).tolist(), right_from=0)
+
+
+def _readable(table: pd.DataFrame) -> pd.DataFrame:
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype.kind == "f":
+            share = col == "share" or col.startswith("share_") or col.endswith("_share")
+            out[col] = out[col].map(
+                lambda v, share=share: "-" if pd.isna(v) else (f"{100 * v:.1f}%" if share else f"{v:,.0f}")
+            )
+    return out
+
+
+def _advice(result: SitingResult, problem: SitingProblem) -> str:
+    """What to do when the time limit stopped the proof."""
+    gap = "unknown" if not pd.notna(result.gap) else f"{100 * result.gap:.2f}%"
+    spacing = problem.params.get("spacing_m")
+    coarser = f"a coarser --spacing-m (now {spacing:g} m)" if spacing else "a coarser --spacing-m"
+    return (
+        f"advice: stopped at the time limit {result.params.get('time_limit_s', 0):g} s with a gap of {gap} (the answer "
+        f"is at most that far from the optimum): try {coarser} or fewer candidates ({problem.n_candidates:,} now), a "
+        "longer --time-limit, or accept the gap with --mip-gap."
+    )
 
 
 def format_targets(

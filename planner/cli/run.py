@@ -86,7 +86,9 @@ def print_result(result: StudyResult) -> None:
         print(f"\n{word('per_district', lang)}")
         print(format_districts(cov, lang=lang))
     if result.siting is not None and result.siting_problem is not None:
-        print(f"\n{word('siting_from_study', lang)}\n{format_result(result.siting, result.siting_problem)}")
+        print(
+            f"\n{word('siting_from_study', lang)}\n{format_result(result.siting, result.siting_problem, lang=lang, kinds=cov.kinds)}"
+        )
     if result.targets is not None:
         where = study.relative(study.targets.path) if study.targets else ""
         print(f"\n{word('plan_targets', lang)} ({where}):")

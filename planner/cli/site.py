@@ -38,6 +38,65 @@ def _count(text: str) -> int:
     return n
 
 
+def _pairs(kind: str, value: type) -> Any:
+    """An argparse type for ``key:value,key:value`` (``2025:1,2026:1``, ``30:1,60:1.6``)."""
+
+    def parse(text: str) -> dict[Any, Any]:
+        out = {}
+        for part in text.split(","):
+            key, sep, val = part.partition(":")
+            try:
+                if not sep:
+                    raise ValueError
+                out[key.strip()] = value(val)
+            except ValueError:
+                msg = f"expected {kind} pairs like {_EXAMPLES[kind]}; got {text!r}"
+                raise argparse.ArgumentTypeError(msg) from None
+        return out
+
+    return parse
+
+
+_EXAMPLES = {
+    "year:sites": "2025:1,2026:1",
+    "places:cost": "30:1,60:1.6,120:2.5",
+    "kind:number": "eldercare:2,nursery:1",
+}
+
+
+def _phases(text: str) -> list[int] | dict[str, int]:
+    """``1,1,1`` (sites per phase) or ``2025:1,2026:1`` (sites per year)."""
+    if ":" in text:
+        years = _pairs("year:sites", int)(text)
+        if not all(y.isdigit() for y in years):
+            msg = f"expected years such as 2025:1,2026:1; got {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return years
+    try:
+        counts = [int(p) for p in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 0:
+        msg = f"expected sites per phase such as 1,1,1 (or per year, 2025:1,2026:1); got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return counts
+
+
+def _names(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _whole(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        msg = f"expected a whole number, 0 or more; got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return n
+
+
 def register(subparsers: Any) -> None:
     """Add ``site`` to the CLI's subparsers.
 
@@ -81,6 +140,29 @@ def register(subparsers: Any) -> None:
         "--max-minutes", type=positive, help="longest walk searched (pmedian: beyond counts as this)"
     )
     p.add_argument("--seed", type=int, help="seed for k-means candidates and the solver (default 0)")
+    g = p.add_argument_group("plans (phases, per-unit rules, land, shared centres, sizes)")
+    g.add_argument("--phases", type=_phases,
+                   help="phased plan: sites per phase (1,1,1,1,1) or per year (2025:1,2026:1); a nested build "
+                        "order maximising coverage summed over the phases")  # fmt: skip
+    g.add_argument(
+        "--unit-column", help="population column of the units for --min/--max-per-unit (street, community)"
+    )
+    g.add_argument(
+        "--min-per-unit", type=_whole, help="at least this many sites (existing ones count) in every unit"
+    )
+    g.add_argument(
+        "--max-per-unit", type=_whole, help="at most this many sites (existing ones count) in any unit"
+    )
+    g.add_argument("--exclude", dest="excluded", type=Path, help="polygons where no new site may go")
+    g.add_argument("--shared", dest="shared_kinds", type=_names,
+                   help="shared centres: site these kinds together, e.g. eldercare,meal_site,nursery")  # fmt: skip
+    g.add_argument("--kind-weights", type=_pairs("kind:number", float), help="shared: weight per kind")
+    g.add_argument("--kind-cost", type=_pairs("kind:number", float), help="shared: cost of hosting each kind")
+    g.add_argument(
+        "--site-cost", type=positive, help="shared: cost of opening a site (default: candidate cost)"
+    )
+    g.add_argument("--sizes", type=_pairs("places:cost", float),
+                   help="cmclp: facility sizes to choose from, places:cost (30:1,60:1.6,120:2.5)")  # fmt: skip
     p.add_argument("--from-scratch", action="store_true", default=None,
                    help="allow a kind with no existing facility")  # fmt: skip
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -112,20 +194,25 @@ def siting_overrides(args: argparse.Namespace, study: StudyArea) -> dict[str, An
     is dropped: an option the new model ignores is an error only when given here.
     """
     given = {k: getattr(args, k) for k in _FIELDS if getattr(args, k, None) is not None}
-    if "candidates" in given:
-        given["candidates"] = Path(given["candidates"]).resolve()
+    for key in ("candidates", "excluded"):
+        if key in given:
+            given[key] = Path(given[key]).resolve()
     current = study.siting or SitingSettings()
+    if "phases" in given and "new" not in given:  # the phases say how many
+        given["new"] = None
+    if "new" in given and "phases" not in given and current.phases is not None:
+        logger.info("[siting] phases from the study file give way to --new; left out")
+        given["phases"] = given["phase_weights"] = None
     model = given.get("model")
     if model is not None and model != current.model:
         spec = MODELS[model]
         takes = COMMON_OPTIONS | spec.options
-        for key, unused in (
-            ("new", not spec.needs_k),
-            ("share", "share" not in takes),
-            ("budget", "budget" not in takes),
-            ("people_per_unit", "people_per_unit" not in takes),
-        ):
-            if unused and key not in given and getattr(current, key) is not None:
+        unused = {"new": not spec.needs_k, "shared_kinds": model != "shared"}
+        for key in ("share", "budget", "people_per_unit", "phases", "phase_weights", "unit_column", "min_per_unit",
+                    "max_per_unit", "sizes", "kind_weights", "kind_cost", "site_cost"):  # fmt: skip
+            unused[key] = key not in takes
+        for key, drop in unused.items():
+            if drop and key not in given and getattr(current, key) is not None:
                 logger.info(
                     "[siting] %s from the study file does not apply to model %s; left out", key, model
                 )
@@ -153,11 +240,15 @@ def run_site_command(args: argparse.Namespace) -> int:
     study = study_from_args(args)
     study = study.override(siting=siting_overrides(args, study))
     settings = study.siting
+    if settings is not None and settings.kind is None and settings.shared_kinds:
+        study = study.override(siting={"kind": settings.shared_kinds[0]})
+        settings = study.siting
     if settings is None or settings.kind is None:
         msg = 'say which kind to site: --kind eldercare (or kind = "..." in [siting]).'
         raise InputError(msg)
     run = RunFolder(args.out, lang=study.lang, kind_labels=kind_labels(study))
-    study = study.select_kinds([settings.kind])
+    study = study.select_kinds(settings.shared_kinds if settings.model_name == "shared" and settings.shared_kinds
+                               else [settings.kind])  # fmt: skip
     if args.by_district:
         return _run_by_district(args, study, run)
     result = run_study(study, use_cache=not args.no_cache, targets=False,
@@ -171,7 +262,7 @@ def run_site_command(args: argparse.Namespace) -> int:
                   "siting": dict(result.siting.params), "timings": dict(result.timings)}  # fmt: skip
         run.finish(relative_paths(record, out))
     if not quiet(args):
-        print(format_result(result.siting, result.siting_problem))
+        print(format_result(result.siting, result.siting_problem, lang=study.lang, kinds=study.kinds))
     wrote(args, run.written)
     return 0
 

@@ -10,21 +10,26 @@ includes the people who were covered before.
 
 Modules, bottom up: :mod:`~planner.siting.candidates`, :mod:`~planner.siting.problem`,
 :mod:`~planner.siting.greedy`, :mod:`~planner.siting.mip` (the HiGHS backend),
-:mod:`~planner.siting.result`, one module per model (:mod:`~planner.siting.mclp`,
-:mod:`~planner.siting.lscp`, :mod:`~planner.siting.pmedian`) and the registry
-:mod:`~planner.siting.models`.
+:mod:`~planner.siting.reduce` (exact set-cover reductions, Lagrangian bounds),
+:mod:`~planner.siting.units` (per-unit rules), :mod:`~planner.siting.result`, one module per model
+(:mod:`~planner.siting.mclp`, :mod:`~planner.siting.cmclp`, :mod:`~planner.siting.lscp`,
+:mod:`~planner.siting.pmedian`, :mod:`~planner.siting.phased`, :mod:`~planner.siting.shared`) and
+the registry :mod:`~planner.siting.models`.
 """
 
 from planner.siting.candidates import candidate_sites, demand_candidates, read_candidates
 from planner.siting.lscp import solve_lscp
 from planner.siting.mclp import solve_mclp
 from planner.siting.models import MODELS, SitingModel, solve_siting
+from planner.siting.phased import solve_phased
 from planner.siting.pmedian import solve_p_median
 from planner.siting.problem import SitingProblem
 from planner.siting.result import SitingResult
+from planner.siting.shared import SharedProblem, solve_shared
 
 __all__ = [
     "MODELS",
+    "SharedProblem",
     "SitingModel",
     "SitingProblem",
     "SitingResult",
@@ -34,5 +39,7 @@ __all__ = [
     "solve_lscp",
     "solve_mclp",
     "solve_p_median",
+    "solve_phased",
+    "solve_shared",
     "solve_siting",
 ]

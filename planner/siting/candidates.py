@@ -46,6 +46,36 @@ def boundary_geometry(boundary: Any, crs: pyproj.CRS) -> Any:
     return boundary  # a shapely geometry, assumed in the network's CRS
 
 
+def exclude_candidates(candidates: gpd.GeoDataFrame, areas: Any) -> gpd.GeoDataFrame:
+    """Candidates outside ``areas`` (excluded land: water, protected areas, other uses).
+
+    Parameters
+    ----------
+    candidates
+        Candidate sites (points).
+    areas
+        Polygons: a GeoDataFrame/GeoSeries (any CRS) or a shapely geometry in the candidates' CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The candidates not inside (nor on the edge of) any of the areas.
+    """
+    shape = boundary_geometry(areas, candidates.crs)
+    xy = shapely.get_coordinates(candidates.geometry.to_numpy())
+    inside = shapely.intersects_xy(shape, xy[:, 0], xy[:, 1])
+    if inside.all():
+        msg = f"every one of the {len(candidates)} candidate sites lies in the excluded areas."
+        raise InputError(msg)
+    if inside.any():
+        logger.info(
+            "%d of %d candidate sites lie in excluded areas and are left out",
+            int(inside.sum()),
+            len(candidates),
+        )
+    return candidates[~inside]
+
+
 def candidate_sites(
     network: WalkNetwork,
     *,

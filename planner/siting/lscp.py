@@ -5,31 +5,37 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
 
 from planner._validate import check_in_range
-from planner.errors import SolverError
+from planner.errors import InputError, SolverError
 from planner.siting.candidates import COST
 from planner.siting.greedy import greedy_coverage, remove_redundant
 from planner.siting.mip import (
     Mip,
+    SolveProgress,
     check_solver,
     dominated_columns,
     highs_model,
-    redundant_rows,
+    mip_feasible,
     rel_gap,
     solve_mip,
     start_from_sites,
 )
 from planner.siting.problem import CoverModel, SitingProblem, check_common, merge_rows
-from planner.siting.result import (
-    SitingResult,
-    build_order,
-    make_result,
+from planner.siting.reduce import (
+    lagrangian_fix_cover,
+    lagrangian_set_cover,
+    reduce_set_cover,
+    split_components,
 )
+from planner.siting.result import SitingResult, build_order, make_result
+from planner.siting.units import UnitRule, greedy_with_units, unit_dominance_rows, unit_rule
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +47,12 @@ def solve_lscp(
     share: float | None = None,
     time_limit_s: float = 60.0,
     mip_gap: float = 0.0,
+    unit_column: str | None = None,
+    min_per_unit: int | None = None,
+    max_per_unit: int | None = None,
     solver: str = "auto",
     seed: int | None = None,
+    progress: bool = False,
 ) -> SitingResult:
     """Set covering: the fewest new sites (or the cheapest, given costs) for a coverage goal.
 
@@ -54,6 +64,9 @@ def solve_lscp(
         None: cover every person that some candidate can reach. A number in (0, 1]:
         reach this share of the whole target population covered (existing facilities
         included).
+    unit_column, min_per_unit, max_per_unit
+        Per-unit rules (see :mod:`~planner.siting.units`): with them, the goal is met with at
+        least / at most so many sites in each unit.
     time_limit_s
         Time limit of the MILP, in seconds.
     mip_gap
@@ -62,6 +75,8 @@ def solve_lscp(
         ``"auto"``, ``"highs"``, ``"scipy"`` or ``"greedy"``.
     seed
         Seed of the MILP solver's random choices.
+    progress
+        Progress lines (elapsed, best, bound, gap) on stderr while a solve runs past ~2 s.
 
     Returns
     -------
@@ -109,99 +124,222 @@ def solve_lscp(
                             solver="none (goal already met)", seconds=time.perf_counter() - t0,
                             greedy_objective=0.0, params=base)  # fmt: skip
     full = share is None
+    rule = unit_rule(problem, "lscp", unit_column=unit_column, min_per_unit=min_per_unit,
+                     max_per_unit=max_per_unit)  # fmt: skip
     weights = np.ones(len(model.w)) if full else model.w
     g_sites, _, _ = greedy_coverage(model, None, weights=weights, cost=cost,
-                                     target=None if full else need)  # fmt: skip
+                                    target=None if full else need)  # fmt: skip
     g_sites = remove_redundant(model, g_sites, need, full=full)
+    if rule is not None:
+        g_sites = greedy_with_units(model, rule, 0, cost=cost, start=g_sites)
     g_obj = float(cost[g_sites].sum())
     base["greedy_seconds"] = round(time.perf_counter() - t0, 4)
+    base.update(unit_column=unit_column, min_per_unit=min_per_unit, max_per_unit=max_per_unit)
     logger.info("lscp greedy: %d sites in %.3f s", len(g_sites), time.perf_counter() - t0)
-    chosen, obj, bound, status, name, extra = g_sites, g_obj, math.nan, "greedy", "lazy greedy", {}
+    out = _Answer(list(g_sites), g_obj, math.nan, "greedy", "lazy greedy", {})
+    watch = SolveProgress("lscp", enabled=progress, maximize=False)
     if solver != "greedy":
-        a = model.a
-        if full:
-            dom = dominated_columns(a, cost)
-            keep = np.flatnonzero(~dom)
-            a_red = a[:, keep].tocsr()
-            a_red = a_red[np.flatnonzero(~redundant_rows(a_red))]
-            mip = Mip(c=cost[keep], a=a_red, row_lo=np.ones(a_red.shape[0]),
-                       row_hi=np.full(a_red.shape[0], np.inf), col_lo=np.zeros(len(keep)),
-                       col_hi=np.ones(len(keep)), integer=np.ones(len(keep)), maximize=False,
-                       abs_gap=1 - 1e-6 if integral else 1e-6)  # fmt: skip
-            x0: np.ndarray | None = start_from_sites(g_sites, keep, dom, a, cost)
-            if (
-                x0 is not None and a_red[:, np.flatnonzero(x0 > 0.5)].sum(axis=1).min() < 1
-            ):  # start not covering
-                x0 = None
-            red = CoverModel(a_red, np.ones(a_red.shape[0]), np.zeros(0, np.int64))
-            c_red = cost[keep]
-
-            def _improve(x_lp: np.ndarray, duals: np.ndarray) -> np.ndarray:
-                # Chvátal's greedy with the LP duals as row prices, and an LP dive; the cheaper
-                price = np.abs(duals) + 1e-6
-                sites, _, _ = greedy_coverage(red, None, weights=price, cost=c_red)
-                sites = remove_redundant(red, sites, float(red.w.sum()), full=True)
-                dived = lp_dive(red, c_red, x_lp, deadline=time.perf_counter() + 0.6 * time_limit_s)
-                logger.info("lscp: LP-dual greedy finds %d sites, LP dive %d", len(sites), len(dived))
-                if c_red[dived].sum() < c_red[sites].sum():
-                    sites = dived
-                x = np.zeros(len(keep))
-                x[sites] = 1.0
-                return x
-
-            improve: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = _improve
+        if full and rule is None:
+            out = _lscp_full(
+                model,
+                cost,
+                integral,
+                g_sites,
+                solver=solver,
+                time_limit_s=time_limit_s,
+                mip_gap=mip_gap,
+                seed=seed,
+                progress=watch,
+            )
         else:
-            dom = dominated_columns(a, cost)
-            keep = np.flatnonzero(~dom)
-            a_red, w_red, _ = merge_rows(a[:, keep].tocsr(), model.w)
-            deg = np.diff(a_red.indptr)
-            single = deg == 1
-            multi = np.flatnonzero(deg > 1)
-            mk, n_y = len(keep), len(multi)
-            cov_x = np.bincount(a_red.indices[a_red.indptr[:-1][single]], weights=w_red[single], minlength=mk)
-            a_multi = a_red[multi]
-            a_all = sparse.vstack([
-                sparse.hstack([-a_multi, sparse.identity(n_y, format="csr")], format="csr"),
-                sparse.csr_matrix(np.concatenate([cov_x, w_red[multi]])[None, :]),
-            ], format="csr")  # fmt: skip
-            mip = Mip(
-                c=np.concatenate([cost[keep], np.zeros(n_y)]), a=a_all,
-                row_lo=np.concatenate([np.full(n_y, -np.inf), [need * (1 - 1e-12)]]),
-                row_hi=np.concatenate([np.zeros(n_y), [np.inf]]),
-                col_lo=np.zeros(mk + n_y), col_hi=np.ones(mk + n_y),
-                integer=np.concatenate([np.ones(mk), np.zeros(n_y)]), maximize=False,
-                abs_gap=1 - 1e-6 if integral else 1e-6,
-            )  # fmt: skip
-            xs = start_from_sites(g_sites, keep, dom, a, cost)
-            x0 = np.concatenate([xs, (a_multi @ xs > 0.5).astype(float)])
-            improve = None  # the partial goal keeps the greedy start
-        out = solve_mip(mip, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, seed=seed,
-                         start=x0 if solver == "highs" else None, lp_method="ipm",
-                         improve=improve)  # fmt: skip
-        if out.status == "infeasible":
-            msg = "the set-covering model is infeasible (this should not happen: please report it)."
-            raise SolverError(msg)
-        if out.x is not None:
-            sel = keep[np.flatnonzero(out.x[: len(keep)] > 0.5)]
-            if float(cost[sel].sum()) <= g_obj + 1e-9 and meets_goal(model, list(sel), need, full=full):
-                chosen, obj = list(sel), float(cost[sel].sum())
-        bound = out.bound
-        if np.isfinite(bound) and integral:
-            bound = math.ceil(bound - 1e-6)
-        bound = min(bound, obj) if np.isfinite(bound) else math.nan
-        status = out.status if out.status in ("optimal", "time_limit") else "time_limit"
-        name = out.solver
-        extra = {"mip_seconds": round(out.seconds, 3), "mip_status": out.status,
-                 "dominated_sites": int(dom.sum()), "mip_rows": int(mip.a.shape[0]),
-                 "mip_columns": len(mip.c)}  # fmt: skip
-    gap = rel_gap(obj, bound, maximize=False)
+            out = _lscp_mip(
+                model,
+                cost,
+                integral,
+                g_sites,
+                need,
+                full,
+                rule,
+                solver=solver,
+                time_limit_s=time_limit_s,
+                mip_gap=mip_gap,
+                seed=seed,
+                progress=watch,
+            )
+    gap = rel_gap(out.objective, out.bound, maximize=False)
+    status = out.status
     if status == "optimal" and np.isfinite(gap) and gap > max(mip_gap, 1e-6):
         status = "time_limit"
-    order, gains = build_order(problem, chosen)
+    order, gains = build_order(problem, out.sites)
+    tables = {"units": rule.table(np.asarray(order, np.int64))} if rule is not None else None
     return make_result(
-        problem, "lscp", order, gains, objective=obj, bound=bound, gap=gap, status=status, solver=name,
-        seconds=time.perf_counter() - t0, greedy_objective=g_obj, params={**base, **extra},
+        problem, "lscp", order, gains, objective=out.objective, bound=out.bound, gap=gap, status=status,
+        solver=out.solver, seconds=time.perf_counter() - t0, greedy_objective=g_obj, params={**base, **out.info},
+        tables=tables,
     )  # fmt: skip
+
+
+@dataclass
+class _Answer:
+    sites: list[int]
+    objective: float
+    bound: float
+    status: str
+    solver: str
+    info: dict[str, Any]
+
+
+def _lscp_full(
+    model: CoverModel, cost: np.ndarray, integral: bool, g_sites: list[int], *, solver: str, time_limit_s: float,
+    mip_gap: float, seed: int | None, progress: SolveProgress,
+) -> _Answer:  # fmt: skip
+    """Cover every coverable row: exact reductions to a fixpoint (essential columns, dominated
+    columns and rows), then each connected component on its own (Lagrangian bound and fixing,
+    the LP, branch and bound), smallest first, sharing the time left."""
+    t0 = time.perf_counter()
+    red = reduce_set_cover(model.a, cost)
+    comps = sorted(split_components(red.a), key=lambda rc: len(rc[0]))
+    info: dict[str, Any] = {"forced_sites": len(red.forced), "rows_left": len(red.rows), "sites_left": len(red.cols),
+                            "components": len(comps), "reduce_seconds": round(time.perf_counter() - t0, 3),
+                            "largest_component": [max((len(r) for r, _ in comps), default=0),
+                                                  max((len(c) for _, c in comps), default=0)]}  # fmt: skip
+    logger.info("lscp reductions: %d sites forced, %d rows x %d sites left in %d components (%.2f s)",
+                len(red.forced), len(red.rows), len(red.cols), len(comps), time.perf_counter() - t0)  # fmt: skip
+    chosen = [int(j) for j in red.forced]
+    lower = float(cost[red.forced].sum())
+    proven, name = True, "reductions"
+    rows_left = sum(len(r) for r, _ in comps)
+    for r, c in comps:
+        sub, cc = red.a[r][:, c].tocsr(), cost[red.cols[c]]
+        left = time_limit_s - (time.perf_counter() - t0)
+        share = max(0.5, left * len(r) / max(1, rows_left))
+        rows_left -= len(r)
+        sol, lo, ok, name_c = _cover_component(sub, cc, integral, solver=solver, time_limit_s=share, mip_gap=mip_gap,
+                                               seed=seed, progress=progress)  # fmt: skip
+        chosen += [int(j) for j in red.cols[c][sol]]
+        lower += lo
+        proven &= ok
+        name = name_c if name_c != "reductions" else name
+    obj = float(cost[chosen].sum())
+    if obj > float(cost[g_sites].sum()) + 1e-9 or not meets_goal(
+        model, chosen, float(model.w.sum()), full=True
+    ):
+        chosen, obj = list(g_sites), float(cost[g_sites].sum())  # never worse than the greedy
+    bound = math.ceil(lower - 1e-6) if integral else lower
+    bound = min(bound, obj)
+    status = "optimal" if proven or bound >= obj - 1e-9 else "time_limit"
+    return _Answer(sorted(set(chosen)), obj, bound, status, name, info)
+
+
+def _cover_component(
+    a: sparse.csr_matrix, cost: np.ndarray, integral: bool, *, solver: str, time_limit_s: float, mip_gap: float,
+    seed: int | None, progress: SolveProgress,
+) -> tuple[list[int], float, bool, str]:  # fmt: skip
+    """One component: the greedy, a Lagrangian bound and fixing, then the MILP on what is left.
+
+    Returns the sites (local indices), a lower bound, whether the sites are proven optimal
+    (within ``mip_gap``), and the solver's name.
+    """
+    t0 = time.perf_counter()
+    red = CoverModel(a, np.ones(a.shape[0]), np.zeros(0, np.int64))
+    g = remove_redundant(red, greedy_coverage(red, None, cost=cost)[0], float(a.shape[0]), full=True)
+    inc = float(cost[g].sum())
+    if a.shape[1] == 1 or (integral and inc <= 1 + 1e-9):
+        return g, inc, True, "reductions"
+    lag = lagrangian_set_cover(a, cost, upper=inc, time_limit_s=min(5.0, 0.15 * time_limit_s))
+    lo = math.ceil(lag.bound - 1e-6) if integral else lag.bound
+    if lo >= inc * (1 - mip_gap) - 1e-9:
+        return g, lo, True, "greedy with a Lagrangian bound"
+    fix0, fix1 = lagrangian_fix_cover(lag, inc, integral=integral)
+    m = a.shape[1]
+    mip = Mip(c=cost, a=a, row_lo=np.ones(a.shape[0]), row_hi=np.full(a.shape[0], np.inf), col_lo=np.where(fix1, 1.0, 0.0),
+              col_hi=np.where(fix0, 0.0, 1.0), integer=np.ones(m), maximize=False,
+              abs_gap=1 - 1e-6 if integral else 1e-6)  # fmt: skip
+    start = np.zeros(m)
+    start[g] = 1.0
+    if not mip_feasible(mip, start, mip.col_lo, mip.col_hi):
+        start = None  # type: ignore[assignment]
+    logger.info("lscp component %d x %d: greedy %.0f, Lagrangian bound %.2f in %.2f s; fixes %d out, %d in",
+                a.shape[0], m, inc, lag.bound, lag.seconds, int(fix0.sum()), int(fix1.sum()))  # fmt: skip
+
+    def improve(x_lp: np.ndarray, duals: np.ndarray) -> np.ndarray:
+        # Chvátal's greedy with the LP duals as row prices, and an LP dive; the cheaper
+        price = np.abs(duals) + 1e-6
+        sites, _, _ = greedy_coverage(red, None, weights=price, cost=cost)
+        sites = remove_redundant(red, sites, float(red.w.sum()), full=True)
+        left = time_limit_s - (time.perf_counter() - t0)
+        dived = lp_dive(red, cost, x_lp, deadline=time.perf_counter() + 0.5 * left)
+        logger.info("lscp: LP-dual greedy finds %d sites, LP dive %d", len(sites), len(dived))
+        x = np.zeros(m)
+        x[dived if cost[dived].sum() < cost[sites].sum() else sites] = 1.0
+        return x
+
+    out = solve_mip(mip, solver=solver, time_limit_s=max(0.5, time_limit_s - (time.perf_counter() - t0)),
+                    mip_gap=mip_gap, seed=seed, start=start, lp_method="ipm", improve=improve,
+                    progress=progress)  # fmt: skip
+    sol = g
+    if out.x is not None and float(cost @ out.x) < inc - 1e-9:
+        sol = [int(j) for j in np.flatnonzero(out.x > 0.5)]
+    # fixing removed only covers no cheaper than the greedy's: the bound is min(MILP bound, greedy)
+    lo_mip = out.bound if np.isfinite(out.bound) else -math.inf
+    lo = min(max(lo_mip, lag.bound), inc)
+    lo = math.ceil(lo - 1e-6) if integral else lo  # each component's optimum is a whole number of sites
+    val = float(cost[sol].sum())
+    return sol, lo, lo >= val * (1 - mip_gap) - 1e-9, out.solver
+
+
+def _lscp_mip(
+    model: CoverModel, cost: np.ndarray, integral: bool, g_sites: list[int], need: float, full: bool,
+    rule: UnitRule | None, *, solver: str, time_limit_s: float, mip_gap: float, seed: int | None,
+    progress: SolveProgress,
+) -> _Answer:  # fmt: skip
+    """A coverage goal below everyone (``share``) or per-unit rules: one MILP (dominance only)."""
+    a = model.a
+    dom = dominated_columns(unit_dominance_rows(rule, a) if rule is not None else a, cost)
+    keep = np.flatnonzero(~dom)
+    a_red, w_red, _ = merge_rows(a[:, keep].tocsr(), model.w)
+    mk, n_red = len(keep), a_red.shape[0]
+    if full:  # every row covered: A x >= 1
+        blocks, lo, hi = [a_red], [np.ones(n_red)], [np.full(n_red, np.inf)]  # type: list[Any], list[Any], list[Any]
+        c, n_y, col_int = cost[keep], 0, np.ones(mk)
+    else:  # y_g <= sum_j a_gj x_j, sum w y >= need
+        blocks = [sparse.hstack([-a_red, sparse.identity(n_red, format="csr")], format="csr"),
+                  sparse.csr_matrix(np.concatenate([np.zeros(mk), w_red])[None, :])]  # fmt: skip
+        lo, hi = [np.full(n_red, -np.inf), [need * (1 - 1e-12)]], [np.zeros(n_red), [np.inf]]
+        c, n_y, col_int = (
+            np.concatenate([cost[keep], np.zeros(n_red)]),
+            n_red,
+            np.concatenate([np.ones(mk), np.zeros(n_red)]),
+        )
+    if rule is not None:
+        u_rows, u_need, u_room = rule.rows(keep)
+        blocks.append(sparse.hstack([u_rows, sparse.csr_matrix((u_rows.shape[0], n_y))], format="csr"))
+        lo.append(u_need)
+        hi.append(u_room)
+    mip = Mip(c=c, a=sparse.vstack(blocks, format="csr"), row_lo=np.concatenate(lo), row_hi=np.concatenate(hi),
+              col_lo=np.zeros(mk + n_y), col_hi=np.ones(mk + n_y), integer=col_int, maximize=False,
+              abs_gap=1 - 1e-6 if integral else 1e-6)  # fmt: skip
+    xs = start_from_sites(g_sites, keep, dom, a, cost)
+    x0 = np.concatenate([xs, (a_red @ xs > 0.5).astype(float)]) if not full else xs
+    out = solve_mip(mip, solver=solver, time_limit_s=time_limit_s, mip_gap=mip_gap, seed=seed,
+                    start=x0 if solver == "highs" else None, lp_method="ipm", progress=progress)  # fmt: skip
+    if out.status == "infeasible":
+        msg = ("model 'lscp': the coverage goal cannot be met under the per-unit rules (max_per_unit leaves too few "
+               "sites); raise max_per_unit or lower the goal.")  # fmt: skip
+        raise InputError(msg)
+    chosen, obj = list(g_sites), float(cost[g_sites].sum())
+    if out.x is not None:
+        sel = keep[np.flatnonzero(out.x[:mk] > 0.5)]
+        if float(cost[sel].sum()) <= obj + 1e-9 and meets_goal(model, list(sel), need, full=full):
+            chosen, obj = list(sel), float(cost[sel].sum())
+    bound = out.bound
+    if np.isfinite(bound) and integral:
+        bound = math.ceil(bound - 1e-6)
+    bound = min(bound, obj) if np.isfinite(bound) else math.nan
+    info = {"mip_seconds": round(out.seconds, 3), "mip_status": out.status, "dominated_sites": int(dom.sum()),
+            "mip_rows": int(mip.a.shape[0]), "mip_columns": len(mip.c)}  # fmt: skip
+    status = out.status if out.status in ("optimal", "time_limit") else "time_limit"
+    return _Answer(chosen, obj, bound, status, out.solver, info)
 
 
 def lp_dive(model: CoverModel, cost: np.ndarray, x_lp: np.ndarray, *, deadline: float) -> list[int]:

@@ -10,12 +10,17 @@ from typing import Any
 
 from planner.siting.lscp import solve_lscp
 from planner.siting.mclp import solve_mclp
+from planner.siting.phased import solve_phased
 from planner.siting.pmedian import solve_p_median
 from planner.siting.problem import SitingProblem
 from planner.siting.result import SitingResult
+from planner.siting.shared import SharedProblem, solve_shared
 
 #: Options every model takes.
-COMMON_OPTIONS = frozenset({"time_limit_s", "mip_gap", "solver", "seed"})
+COMMON_OPTIONS = frozenset({"time_limit_s", "mip_gap", "solver", "seed", "progress"})
+
+#: Per-unit rules (see :mod:`planner.siting.units`).
+UNIT_OPTIONS = frozenset({"unit_column", "min_per_unit", "max_per_unit"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,11 @@ class SitingModel:
         Keyword options it takes besides :data:`COMMON_OPTIONS`.
     objective
         What its objective counts, for tables and messages.
+    requires
+        Options it cannot do without (e.g. ``phases``).
+    kinds
+        ``"one"``: it sites one kind (a :class:`SitingProblem`); ``"several"``: several kinds
+        together (a :class:`~planner.siting.shared.SharedProblem`).
     """
 
     name: str
@@ -41,16 +51,24 @@ class SitingModel:
     needs_k: bool
     options: frozenset[str]
     objective: str
+    requires: frozenset[str] = frozenset()
+    kinds: str = "one"
 
 
 MODELS: Mapping[str, SitingModel] = MappingProxyType({
     m.name: m
     for m in (
-        SitingModel("mclp", solve_mclp, True, frozenset({"budget"}), "most newly covered people"),
-        SitingModel("cmclp", partial(solve_mclp, capacitated=True), True, frozenset({"budget", "people_per_unit"}),
-                    "most newly served people (capacities)"),
-        SitingModel("lscp", solve_lscp, False, frozenset({"share"}), "fewest sites for the coverage goal"),
+        SitingModel("mclp", solve_mclp, True, frozenset({"budget"}) | UNIT_OPTIONS, "most newly covered people"),
+        SitingModel("cmclp", partial(solve_mclp, capacitated=True), True,
+                    frozenset({"budget", "people_per_unit", "sizes"}),
+                    "most newly served people (within reach and capacity)"),
+        SitingModel("lscp", solve_lscp, False, frozenset({"share"}) | UNIT_OPTIONS, "fewest sites for the coverage goal"),
         SitingModel("pmedian", solve_p_median, True, frozenset(), "least walking time"),
+        SitingModel("phased", solve_phased, False, frozenset({"phases", "phase_weights"}),
+                    "most newly covered people summed over the phases (nested build order)",
+                    requires=frozenset({"phases"})),
+        SitingModel("shared", solve_shared, True, frozenset({"kind_weights", "kind_cost", "site_cost", "budget"}),
+                    "most newly covered people summed over several kinds (shared centres)", kinds="several"),
     )
 })  # fmt: skip
 
@@ -96,6 +114,10 @@ def check_model_options(name: str, *, k: int | None, options: Mapping[str, Any])
         takes = sorted(COMMON_OPTIONS | spec.options)
         msg = f"model {name!r} does not take {unknown}; it takes {takes}."
         raise ValueError(msg)
+    missing = sorted(spec.requires - given)
+    if missing:
+        msg = f"model {name!r} needs {missing}."
+        raise ValueError(msg)
     if spec.needs_k and k is None:
         msg = f"model {name!r} needs the number of new sites (k; CLI --new N, study file new = N)."
         raise ValueError(msg)
@@ -106,7 +128,7 @@ def check_model_options(name: str, *, k: int | None, options: Mapping[str, Any])
 
 
 def solve_siting(
-    problem: SitingProblem,
+    problem: SitingProblem | SharedProblem,
     model: str = "mclp",
     *,
     k: int | None = None,
@@ -118,9 +140,10 @@ def solve_siting(
     Parameters
     ----------
     problem
-        The siting problem.
+        The siting problem (a :class:`~planner.siting.shared.SharedProblem` for ``"shared"``).
     model
-        A name in :data:`MODELS`: ``"mclp"``, ``"cmclp"``, ``"lscp"`` or ``"pmedian"``.
+        A name in :data:`MODELS`: ``"mclp"``, ``"cmclp"``, ``"lscp"``, ``"pmedian"``,
+        ``"phased"`` or ``"shared"``.
     k
         Number of new sites (every model but ``lscp``).
     share

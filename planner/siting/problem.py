@@ -32,7 +32,14 @@ from planner.kinds import (
     FacilityKind,
 )
 from planner.network import Snapped, WalkNetwork, travel_matrix_m
-from planner.siting.candidates import COST, SOURCE, candidate_sites, demand_candidates, prepare_candidates
+from planner.siting.candidates import (
+    COST,
+    SOURCE,
+    candidate_sites,
+    demand_candidates,
+    exclude_candidates,
+    prepare_candidates,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -263,49 +270,14 @@ class SitingProblem:
         if not np.isfinite(w).all() or (w < 0).any():
             msg = "weights must be finite and non-negative."
             raise ValueError(msg)
-        mins = None
-        if minutes is not None:
-            if sparse.issparse(minutes):
-                mins = sparse.csr_matrix(minutes, dtype=float)
-            else:
-                dense = np.asarray(minutes, float)
-                r, c = np.nonzero(np.isfinite(dense))
-                mins = sparse.csr_matrix((np.maximum(dense[r, c], 1e-12), (r, c)), shape=dense.shape)
-            if mins.shape != cover.shape:
-                msg = f"minutes has shape {mins.shape}; a has {cover.shape}."
-                raise ValueError(msg)
-        if existing_min is not None:
-            emin = np.asarray(existing_min, float).ravel()
-        elif existing_covered is not None:
-            emin = np.where(np.asarray(existing_covered, bool).ravel(), 0.0, np.inf)
-        else:
-            emin = np.full(n, np.inf)
-        if len(emin) != n:
-            msg = f"existing_covered / existing_min has {len(emin)} values for {n} cells."
-            raise ValueError(msg)
+        mins = _matrix_minutes(minutes, cover.shape)
+        emin = _existing_minutes(n, existing_min, existing_covered)
         if limit_min is None:
             finite = [threshold_min]
             if mins is not None and mins.nnz:
                 finite.append(float(mins.data.max()))
             limit_min = max(finite)
-        ids = pd.Index([str(i) for i in (range(m) if candidate_ids is None else candidate_ids)],
-                       name=CANDIDATE_ID)  # fmt: skip
-        if len(ids) != m:
-            msg = f"candidate_ids has {len(ids)} labels for {m} candidates."
-            raise ValueError(msg)
-        c = np.ones(m) if cost is None else np.asarray(cost, float).ravel()
-        cap = np.full(m, np.nan) if capacity is None else np.asarray(capacity, float).ravel()
-        if len(c) != m or len(cap) != m:
-            msg = f"cost and capacity need one value per candidate ({m})."
-            raise ValueError(msg)
-        if not (np.isfinite(c).all() and (c > 0).all()):
-            msg = "cost must be finite and positive."
-            raise ValueError(msg)
-        if (cap[~np.isnan(cap)] < 0).any():
-            msg = "capacity must be non-negative (NaN where unknown)."
-            raise ValueError(msg)
-        cand = gpd.GeoDataFrame({SOURCE: "matrix", COST: c, CAPACITY: cap}, index=ids,
-                                geometry=gpd.GeoSeries([None] * m, index=ids))  # fmt: skip
+        cand = _matrix_candidates(m, candidate_ids, cost, capacity)
         cells = pd.DataFrame({"weight": w})
         if districts is not None:
             cells[DISTRICT] = np.asarray(districts, object)
@@ -336,6 +308,8 @@ class SitingProblem:
         seed: int | None = None,
         tile_m: float | None = None,
         progress: bool = False,
+        excluded: Any = None,
+        unit_columns: Sequence[str] = (),
     ) -> SitingProblem:
         """A problem from real data: the walk network, cells, existing facilities, candidates.
 
@@ -383,6 +357,11 @@ class SitingProblem:
             Tile side of the bounded searches (see :func:`travel_matrix_m`).
         progress
             Show progress bars.
+        excluded
+            Areas where no new site may go (polygons: a GeoDataFrame/GeoSeries in any CRS, or a
+            shapely geometry in the network's CRS); candidates inside are left out.
+        unit_columns
+            Population columns (``street``, ``community``…) kept on the cells, for per-unit rules.
 
         Returns
         -------
@@ -402,7 +381,7 @@ class SitingProblem:
             coverage, network, kind, candidates=candidates, spacing_m=spacing_m, boundary=boundary,
             demand_candidates=demand_candidates, capacity=capacity, max_minutes=max_minutes,
             districts=districts, require_existing=require_existing, seed=seed, tile_m=tile_m,
-            progress=progress,
+            progress=progress, excluded=excluded, unit_columns=unit_columns,
         )  # fmt: skip
 
     @classmethod
@@ -423,6 +402,8 @@ class SitingProblem:
         seed: int | None = None,
         tile_m: float | None = None,
         progress: bool = False,
+        excluded: Any = None,
+        unit_columns: Sequence[str] = (),
     ) -> SitingProblem:
         """A problem from a coverage already computed: the existing facilities are not searched again.
 
@@ -443,7 +424,7 @@ class SitingProblem:
         districts
             District polygons with a ``district`` column: each candidate gets the district holding
             it (default: that of the nearest cell, when the coverage has districts).
-        candidates, spacing_m, boundary, demand_candidates, capacity, max_minutes, require_existing, seed, tile_m, progress
+        candidates, spacing_m, boundary, demand_candidates, capacity, max_minutes, require_existing, seed, tile_m, progress, excluded, unit_columns
             As for :meth:`from_network`.
 
         Returns
@@ -464,7 +445,7 @@ class SitingProblem:
 
         cand = _candidates(network, coverage, kind, candidates=candidates, spacing_m=spacing_m, boundary=boundary,
                            demand_candidates=demand_candidates, capacity=capacity, seed=seed,
-                           max_snap_m=max_snap_m)  # fmt: skip
+                           max_snap_m=max_snap_m, excluded=excluded)  # fmt: skip
         cand = _candidate_districts(cand, coverage, districts)
         t1 = time.perf_counter()
         mins, cell_snap = _minutes(network, coverage, cand, kind, limit, tile_m=tile_m, progress=progress)
@@ -473,7 +454,15 @@ class SitingProblem:
         cover.data = (cover.data <= kind.threshold_min).astype(float)
         cover.eliminate_zeros()
 
-        cols = [kind.target_column] + ([DISTRICT] if DISTRICT in pop.columns else [])
+        missing = [c for c in unit_columns if c not in pop.columns]
+        if missing:
+            msg = f"unit column(s) {missing} are not columns of the population; it has {list(pop.columns)}."
+            raise InputError(msg)
+        cols = list(
+            dict.fromkeys(
+                [kind.target_column, *([DISTRICT] if DISTRICT in pop.columns else []), *unit_columns]
+            )
+        )
         seconds = time.perf_counter() - t0
         params = {
             "kind": kind.name,
@@ -507,6 +496,60 @@ class SitingProblem:
             cells=pop[[*cols, pop.geometry.name]].copy(), minutes=mins, kind=kind, coverage=coverage,
             params=MappingProxyType(params),
         )  # fmt: skip
+
+
+def _matrix_minutes(minutes: Any, shape: tuple[int, int]) -> sparse.csr_matrix | None:
+    """Walking minutes given to :meth:`SitingProblem.from_coverage_matrix`, as a sparse matrix."""
+    if minutes is None:
+        return None
+    if sparse.issparse(minutes):
+        mins = sparse.csr_matrix(minutes, dtype=float)
+    else:
+        dense = np.asarray(minutes, float)
+        r, c = np.nonzero(np.isfinite(dense))
+        mins = sparse.csr_matrix((np.maximum(dense[r, c], 1e-12), (r, c)), shape=dense.shape)
+    if mins.shape != shape:
+        msg = f"minutes has shape {mins.shape}; a has {shape}."
+        raise ValueError(msg)
+    return mins
+
+
+def _existing_minutes(n: int, existing_min: Any, existing_covered: Any) -> np.ndarray:
+    if existing_min is not None:
+        emin = np.asarray(existing_min, float).ravel()
+    elif existing_covered is not None:
+        emin = np.where(np.asarray(existing_covered, bool).ravel(), 0.0, np.inf)
+    else:
+        emin = np.full(n, np.inf)
+    if len(emin) != n:
+        msg = f"existing_covered / existing_min has {len(emin)} values for {n} cells."
+        raise ValueError(msg)
+    return emin
+
+
+def _matrix_candidates(
+    m: int, candidate_ids: Sequence[Any] | None, cost: Any, capacity: Any
+) -> gpd.GeoDataFrame:
+    """The candidates of a hand-written matrix: ids, cost (default 1), capacity (default unknown)."""
+    ids = pd.Index(
+        [str(i) for i in (range(m) if candidate_ids is None else candidate_ids)], name=CANDIDATE_ID
+    )
+    if len(ids) != m:
+        msg = f"candidate_ids has {len(ids)} labels for {m} candidates."
+        raise ValueError(msg)
+    c = np.ones(m) if cost is None else np.asarray(cost, float).ravel()
+    cap = np.full(m, np.nan) if capacity is None else np.asarray(capacity, float).ravel()
+    if len(c) != m or len(cap) != m:
+        msg = f"cost and capacity need one value per candidate ({m})."
+        raise ValueError(msg)
+    if not (np.isfinite(c).all() and (c > 0).all()):
+        msg = "cost must be finite and positive."
+        raise ValueError(msg)
+    if (cap[~np.isnan(cap)] < 0).any():
+        msg = "capacity must be non-negative (NaN where unknown)."
+        raise ValueError(msg)
+    return gpd.GeoDataFrame({SOURCE: "matrix", COST: c, CAPACITY: cap}, index=ids,
+                            geometry=gpd.GeoSeries([None] * m, index=ids))  # fmt: skip
 
 
 def _search_limit(kind: FacilityKind, max_minutes: float | None) -> float:
@@ -553,13 +596,15 @@ def _coverage_for(coverage: Coverage, network: WalkNetwork, kind: FacilityKind, 
 def _candidates(
     network: WalkNetwork, coverage: Coverage, kind: FacilityKind, *, candidates: gpd.GeoDataFrame | None,
     spacing_m: float, boundary: Any, demand_candidates: int, capacity: float | None, seed: int | None,
-    max_snap_m: float,
+    max_snap_m: float, excluded: Any = None,
 ) -> gpd.GeoDataFrame:  # fmt: skip
     """The candidate sites, snapped: ``node``, ``access_m`` and ``snap_ok`` added."""
     if candidates is None:
         cand = candidate_sites(network, spacing_m=spacing_m, boundary=boundary)
     else:
         cand = prepare_candidates(candidates, network.crs)
+    if excluded is not None:
+        cand = exclude_candidates(cand, excluded)
     if demand_candidates:
         extra = _demand_candidates(coverage, kind.name, int(demand_candidates), seed=seed, network=network)
         if len(extra):

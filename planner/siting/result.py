@@ -64,6 +64,10 @@ class SitingResult:
         ``minutes_after`` (``inf`` beyond the search limit), indexed like the population.
     greedy_objective
         The greedy's objective (the warm start).
+    tables
+        Model-specific tables by name: ``"phases"`` (phased plans: coverage per phase against
+        the best unconstrained set of that size), ``"kinds"`` (shared centres: people covered
+        per kind, shared against separate siting), ``"units"`` (per-unit rules: sites per unit).
     params
         Everything that produced the result (model, k, kind, speed, threshold, solver
         options, problem sizes).
@@ -84,6 +88,7 @@ class SitingResult:
     cells: pd.DataFrame
     greedy_objective: float
     params: Mapping[str, Any] = field(default_factory=dict)
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (
@@ -122,11 +127,13 @@ class SitingResult:
             "solver": self.solver,
             "seconds": round(self.seconds, 3),
             "greedy_objective": self.greedy_objective,
+            "covered_is": "target people within the walk of a facility (whatever its capacity)",
             "covered_before": self.covered_before,
             "covered_after": self.covered_after,
             "total": self.total,
             "share_before": self.share_before,
             "share_after": self.share_after,
+            "served_new": p.get("served"),
             "threshold_min": p.get("threshold_min"),
             "speed_kmh": p.get("speed_kmh"),
         }
@@ -219,7 +226,13 @@ def make_result(
     problem: SitingProblem, model_name: str, order: Sequence[int], gains: Sequence[float], *,
     objective: float, bound: float, gap: float, status: str, solver: str, seconds: float,
     greedy_objective: float, params: dict[str, Any], extra_columns: Mapping[str, Sequence[float]] | None = None,
+    labels: Mapping[str, Sequence[Any]] | None = None, tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> SitingResult:  # fmt: skip
+    """The result of a model: sites in ``order`` with their ``gains``, coverage before and after.
+
+    ``extra_columns`` are numeric columns of the sites table (after ``share``); ``labels`` are
+    columns of any type placed after ``rank`` (``phase``, ``year``, ``hosts``, ``size``).
+    """
     order_arr = np.asarray(order, np.int64)
     covered, mb, ma = cells_after(problem, order_arr)
     w = problem.weights
@@ -238,8 +251,8 @@ def make_result(
     else:
         x = y = lon = lat = np.full(len(cand), np.nan)
     rank = np.arange(1, len(cand) + 1)
-    data: dict[str, Any] = {
-        "rank": rank,
+    data: dict[str, Any] = {"rank": rank, **{key: list(values) for key, values in (labels or {}).items()}}
+    data.update({
         CANDIDATE_ID: cand.index.to_numpy(),
         KIND: problem.kind.name if problem.kind else problem.params.get("kind", ""),
         NAME: [f"new site {r}" for r in rank],
@@ -248,7 +261,7 @@ def make_result(
         "cumulative": cumulative,
         "covered": before + cumulative,
         "share": (before + cumulative) / total if total > 0 else np.full(len(cand), np.nan),
-    }
+    })  # fmt: skip
     for key, values in (extra_columns or {}).items():
         data[key] = np.asarray(values, float)
     data.update({"x": x, "y": y, "lon": lon, "lat": lat,
@@ -285,6 +298,7 @@ def make_result(
         status=status, solver=solver, seconds=float(seconds), covered_before=before,
         covered_after=after, total=total, coverage_after=coverage_by_district(problem, covered, order_arr),
         cells=cells, greedy_objective=float(greedy_objective), params=MappingProxyType(full),
+        tables=MappingProxyType(dict(tables or {})),
     )  # fmt: skip
 
 
