@@ -23,8 +23,10 @@ def test_the_readme_python_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     namespace: dict = {}
     for block in python_blocks():
-        code = block.replace('"out/las_palmas"', repr(str(tmp_path / "out"))).replace(
-            '"maps/coverage.html"', repr(str(tmp_path / "coverage.html"))
+        code = (
+            block.replace('"out/las_palmas"', repr(str(tmp_path / "out")))
+            .replace('"maps/coverage.html"', repr(str(tmp_path / "coverage.html")))
+            .replace('"out/report"', repr(str(tmp_path / "report")))
         )
         exec(compile(code, "README.md", "exec"), namespace)  # the README's own examples
     run, c = namespace["run"], namespace["c"]
@@ -32,6 +34,9 @@ def test_the_readme_python_runs(tmp_path, monkeypatch):
     assert len(run.siting.sites) == 5
     assert (tmp_path / "out" / "run.toml").exists()
     assert (tmp_path / "coverage.html").exists()
+    assert {"report.html", "report.xlsx", "service_areas.gpkg"} <= {
+        p.name for p in (tmp_path / "report").iterdir()
+    }
     meal = c.table[(c.table.kind == "meal_site") & (c.table.minutes == 15)].iloc[0]
     assert meal.share_before == 0 < meal.share_after
     assert list(c.trajectory["year"].unique()) == ["now", 2025, 2026, 2027, 2028]
