@@ -38,6 +38,28 @@ def _offline(monkeypatch, request):
     monkeypatch.setenv("PLANNER_CACHE_DIR", str(request.getfixturevalue("tmp_path_factory").mktemp("cache")))
 
 
+def tiny_study_toml(extra: str = "", *, kinds: bool = True, boundary: bool = False) -> str:
+    """The text of a study.toml over the tiny Las Palmas fixture (eldercare and nursery), plus ``extra``.
+
+    ``kinds``: declare the two kinds (else the four defaults apply); ``boundary``: the fixture's area.
+    """
+    text = (
+        f'name = "tiny"\ncrs = "EPSG:32628"\n'
+        f'[network]\npath = "{(TINY / "network.osm.bz2").as_posix()}"\n'
+        f'[population]\npath = "{(TINY / "population_grid_100m.gpkg").as_posix()}"\n'
+        "[population.age_shares]\nage_60_plus = 0.25\nage_0_3 = 0.03\nage_0_17 = 0.16\n"
+        f'[facilities]\npath = "{(TINY / "facilities.geojson").as_posix()}"\nkind_column = "category"\n'
+        '[facilities.kind_map]\neldercare = "eldercare"\nnursery = "nursery"\n'
+    )
+    if boundary:
+        text += f'[boundary]\npath = "{(TINY / "study_area.geojson").as_posix()}"\n'
+    if kinds:
+        text += (
+            '[kinds.eldercare]\ntarget_column = "age_60_plus"\n[kinds.nursery]\ntarget_column = "age_0_3"\n'
+        )
+    return text + extra
+
+
 def lattice_network(n: int = 4, block_m: float = 100.0) -> pl.WalkNetwork:
     """An n × n grid of nodes `block_m` apart; node i*n + j sits at (j*block_m, i*block_m)."""
     xy = np.array([[j * block_m, i * block_m] for i in range(n) for j in range(n)], float)

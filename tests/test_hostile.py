@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY
+from conftest import TINY, tiny_study_toml
 
 import planner as pl
 from planner.cli import main
@@ -42,27 +42,7 @@ def refused(argv, capsys, match, out):
 
 def study_file(tmp_path, extra="", **sections):
     """A study.toml over the tiny fixture, with extra lines or replaced sections."""
-    text = f"""name = "tiny"
-crs = "EPSG:32628"
-[network]
-path = "{(TINY / "network.osm.bz2").as_posix()}"
-[population]
-path = "{(TINY / "population_grid_100m.gpkg").as_posix()}"
-[population.age_shares]
-age_60_plus = 0.25
-age_0_3 = 0.03
-age_0_17 = 0.16
-[facilities]
-path = "{(TINY / "facilities.geojson").as_posix()}"
-kind_column = "category"
-[facilities.kind_map]
-eldercare = "eldercare"
-nursery = "nursery"
-[kinds.eldercare]
-target_column = "age_60_plus"
-[kinds.nursery]
-target_column = "age_0_3"
-{extra}"""
+    text = tiny_study_toml(extra)
     for old, new in sections.items():
         text = text.replace(old, new)
     path = tmp_path / "study.toml"

@@ -20,7 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from conftest import TINY, UTM, lattice_network, points
+from conftest import TINY, UTM, lattice_network, points, tiny_study_toml
 
 import planner as pl
 from planner import maps as pm
@@ -552,31 +552,7 @@ def test_save_map_writes_atomically(tiny, tmp_path):
 def tiny_study_file(tmp_path):
     """A study file of the tiny fixture (eldercare and nursery)."""
     study = tmp_path / "study.toml"
-    study.write_text(
-        f"""name = "tiny"
-crs = "EPSG:32628"
-[network]
-path = "{(TINY / "network.osm.bz2").as_posix()}"
-[population]
-path = "{(TINY / "population_grid_100m.gpkg").as_posix()}"
-[population.age_shares]
-age_60_plus = 0.25
-age_0_3 = 0.03
-[facilities]
-path = "{(TINY / "facilities.geojson").as_posix()}"
-kind_column = "category"
-[facilities.kind_map]
-eldercare = "eldercare"
-nursery = "nursery"
-[boundary]
-path = "{(TINY / "study_area.geojson").as_posix()}"
-[kinds.eldercare]
-target_column = "age_60_plus"
-[kinds.nursery]
-target_column = "age_0_3"
-""",
-        encoding="utf-8",
-    )
+    study.write_text(tiny_study_toml(boundary=True), encoding="utf-8")
     return study
 
 

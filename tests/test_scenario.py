@@ -6,37 +6,19 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, TINY, lattice_network, points
+from conftest import REPO, TINY, lattice_network, points, tiny_study_toml
 
 import planner as pl
 from planner.cli import main
 from planner.pipeline import StudyInputs
 
-TINY_STUDY = f"""name = "tiny"
-crs = "EPSG:32628"
-[network]
-path = "{(TINY / "network.osm.bz2").as_posix()}"
-[population]
-path = "{(TINY / "population_grid_100m.gpkg").as_posix()}"
-[population.age_shares]
-age_60_plus = 0.25
-age_0_3 = 0.03
-age_0_17 = 0.16
-[facilities]
-path = "{(TINY / "facilities.geojson").as_posix()}"
-kind_column = "category"
-[facilities.kind_map]
-eldercare = "eldercare"
-nursery = "nursery"
-[kinds.eldercare]
-target_column = "age_60_plus"
-[kinds.nursery]
-target_column = "age_0_3"
-[siting]
+TINY_STUDY = tiny_study_toml(
+    """[siting]
 kind = "eldercare"
 new = 2
 spacing_m = 200
 """
+)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY, UTM, lattice_network, points
+from conftest import TINY, UTM, lattice_network, points, tiny_study_toml
 from scipy.optimize import linprog
 from scipy.sparse import csgraph
 
@@ -524,13 +524,9 @@ def test_cli_site_writes_outputs(tmp_path, capsys):
 def test_cli_site_reads_study_table(tmp_path, capsys):
     study = tmp_path / "study.toml"
     study.write_text(
-        f'name = "tiny"\ncrs = "EPSG:32628"\n'
-        f'[network]\npath = "{(TINY / "network.osm.bz2").as_posix()}"\n'
-        f'[population]\npath = "{(TINY / "population_grid_100m.gpkg").as_posix()}"\n'
-        f"[population.age_shares]\nage_60_plus = 0.25\nage_0_3 = 0.03\nage_0_17 = 0.16\n"
-        f'[facilities]\npath = "{(TINY / "facilities.geojson").as_posix()}"\nkind_column = "category"\n'
-        f'[facilities.kind_map]\neldercare = "eldercare"\nnursery = "nursery"\n'
-        f'[siting]\nkind = "eldercare"\nmodel = "lscp"\nspacing_m = 200\ntime_limit_s = 30\n',
+        tiny_study_toml(
+            '[siting]\nkind = "eldercare"\nmodel = "lscp"\nspacing_m = 200\ntime_limit_s = 30\n', kinds=False
+        ),
         encoding="utf-8",
     )
     out = tmp_path / "out"
@@ -546,13 +542,7 @@ def test_study_siting_table_runs_in_the_pipeline(tmp_path):
     cand.to_crs(4326).to_file(tmp_path / "cand.geojson", driver="GeoJSON")
     study_path = tmp_path / "study.toml"
     study_path.write_text(
-        f'name = "tiny"\ncrs = "EPSG:32628"\n'
-        f'[network]\npath = "{(TINY / "network.osm.bz2").as_posix()}"\n'
-        f'[population]\npath = "{(TINY / "population_grid_100m.gpkg").as_posix()}"\n'
-        f"[population.age_shares]\nage_60_plus = 0.25\nage_0_3 = 0.03\nage_0_17 = 0.16\n"
-        f'[facilities]\npath = "{(TINY / "facilities.geojson").as_posix()}"\nkind_column = "category"\n'
-        f'[facilities.kind_map]\neldercare = "eldercare"\nnursery = "nursery"\n'
-        f'[siting]\nkind = "eldercare"\nnew = 1\ncandidates = "cand.geojson"\n',
+        tiny_study_toml('[siting]\nkind = "eldercare"\nnew = 1\ncandidates = "cand.geojson"\n', kinds=False),
         encoding="utf-8",
     )
     study = pl.StudyArea.from_toml(study_path)

@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY
+from conftest import TINY, tiny_study_toml
 from scipy.optimize import linprog
 
 import planner as pl
@@ -115,13 +115,7 @@ def test_nested_answer_equals_the_unconstrained_optimum_when_that_is_nested(seed
 def tiny_study(tmp_path, siting: str) -> pl.StudyArea:
     path = tmp_path / "study.toml"
     path.write_text(
-        f'name = "tiny"\ncrs = "EPSG:32628"\n'
-        f'[network]\npath = "{(TINY / "network.osm.bz2").as_posix()}"\n'
-        f'[population]\npath = "{(TINY / "population_grid_100m.gpkg").as_posix()}"\n'
-        f"[population.age_shares]\nage_60_plus = 0.25\nage_0_3 = 0.03\nage_0_17 = 0.16\n"
-        f'[facilities]\npath = "{(TINY / "facilities.geojson").as_posix()}"\nkind_column = "category"\n'
-        f'[facilities.kind_map]\neldercare = "eldercare"\nnursery = "nursery"\n'
-        f"[siting]\n{siting}\n",
+        tiny_study_toml(f"[siting]\n{siting}\n", kinds=False),
         encoding="utf-8",
     )
     return pl.StudyArea.from_toml(path)
