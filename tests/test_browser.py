@@ -546,3 +546,20 @@ def test_show_map_frame_is_sandboxed_from_the_notebook(browser, tiny, tmp_path):
         assert reach == "blocked"
     finally:
         tab.close()
+
+
+def test_a_long_layer_control_starts_collapsed_on_a_desktop(browser, tmp_path):
+    """Five kinds give 25 layers: the control folds even at 1400x900, so the map keeps its room."""
+    study = pl.StudyArea.from_toml(
+        Path(__file__).resolve().parents[1] / "data" / "beijing_wudaokou" / "study.toml"
+    )
+    result = pl.run_study(study, siting=False, targets=False)
+    m = pm.coverage_map(result.coverage, result.network, districts=result.districts, lang="zh")
+    tab = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        tab.goto(pm.save_map(m, tmp_path / "wdk.html").as_uri())
+        tab.wait_for_function("document.querySelector('.leaflet-control-layers')")
+        assert tab.evaluate("document.querySelectorAll('.leaflet-control-layers-overlays input').length") > 14
+        assert tab.evaluate("document.querySelector('.leaflet-control-layers-expanded')") is None
+    finally:
+        tab.close()

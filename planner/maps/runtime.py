@@ -111,8 +111,11 @@ _RUNTIME_JS = r"""
       L.imageOverlay(url, bounds, {opacity: o.opacity, pane: o.pane, className: "pl-raster",
                                    interactive: false}).addTo(group);
     },
-    // A map whose panels must fold: the layer control starts collapsed below this size.
-    compact: function (map) { var s = map.getSize(); return s.x < 1200 || s.y < 760; },
+    // A map whose panels must fold: the layer control starts collapsed below this size, or when it
+    // lists more layers than fit beside the map (five kinds give 25).
+    compact: function (map, layers) {
+      var s = map.getSize(); return s.x < 1200 || s.y < 760 || (layers || 0) > 14;
+    },
     finish: function (map, control) {
       var self = this, c = map.getContainer(), timer = null;
       function later() { clearTimeout(timer); timer = setTimeout(function () { self.layout(map); self.declutter(map); }, 30); }
@@ -433,7 +436,7 @@ class Title(Control):
 
 
 class LayerControl(folium.LayerControl):
-    """folium's layer control, collapsed on small screens, then planner's layout and labels."""
+    """folium's layer control, collapsed on small screens or when it is long, then planner's layout and labels."""
 
     _template = Template(
         """
@@ -454,7 +457,8 @@ class LayerControl(folium.LayerControl):
                 {{ this.get_name() }}_layers.base_layers,
                 {{ this.get_name() }}_layers.overlays,
                 L.extend({{ this.options|tojavascript }},
-                         {collapsed: plannerMap.compact({{ this._parent.get_name() }})})
+                         {collapsed: plannerMap.compact({{ this._parent.get_name() }},
+                                                         Object.keys({{ this.get_name() }}_layers.overlays).length)})
             ).addTo({{this._parent.get_name()}});
             plannerMap.finish({{ this._parent.get_name() }}, {{ this.get_name() }});
         {% endmacro %}
