@@ -408,12 +408,14 @@ def value_text(v: Any, unit: str, lang: str) -> str:
 
 
 def display_width(text: str) -> int:
-    """Terminal columns of ``text``: East Asian wide and full-width characters count two.
+    """Terminal columns of ``text``: East Asian wide and full-width characters count two, combining marks none.
 
-    >>> display_width("五道口"), display_width("abc")
-    (6, 3)
+    >>> display_width("五道口"), display_width("abc"), display_width("e\u0301")
+    (6, 3, 1)
     """
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
+    )
 
 
 #: Column of planner's CSV files → Chinese header (``--lang zh``); ``--lang en`` keeps the names.
@@ -472,7 +474,7 @@ def localise_table(table: Any, lang: str, *, kind_labels: dict[str, str] | None 
     if check_lang(lang) == "en":
         return table
     out = table.copy()
-    places = {"(all)": "（全部）", "(outside districts)": "（片区外）"}
+    places = {word(k, "en"): word(k, "zh") for k in ("all", "outside_districts")}
     units = {**COUNT_WORDS_ZH, "share": "比例"}
     words = {
         "kind": lambda v: (kind_labels or {}).get(v, v),

@@ -144,7 +144,6 @@ def load_inputs(
 #: Where each datum's coordinates come from, for the hint.
 _DATUM_SOURCES = {"gcj02": "Amap (高德) or Tencent", "bd09": "Baidu (百度)", "wgs84": "GPS or OpenStreetMap"}
 _DATUM_SOURCES_ZH = {"gcj02": "高德或腾讯地图", "bd09": "百度地图", "wgs84": "GPS 或 OpenStreetMap"}
-_DATUM_NAMES = datums.DATUM_NAMES
 
 
 def datum_hint(
@@ -191,13 +190,13 @@ def datum_hint(
     src = facilities.attrs.get("source", "facilities")
     if lang == "zh":
         return (
-            f"设施（{src}）：按 {_DATUM_NAMES[declared]} 读取时，到道路的距离中位数为 {current:,.0f} 米；"
-            f"按 {_DATUM_NAMES[best]} 读取则为 {medians[best]:,.0f} 米。若清单来自{_DATUM_SOURCES_ZH[best]}，"
+            f"设施（{src}）：按 {datums.DATUM_NAMES[declared]} 读取时，到道路的距离中位数为 {current:,.0f} 米；"
+            f"按 {datums.DATUM_NAMES[best]} 读取则为 {medians[best]:,.0f} 米。若清单来自{_DATUM_SOURCES_ZH[best]}，"
             f'请声明 coord_system = "{best}"（study.toml 的 [facilities]；命令行 --facilities-coord-system {best}）。'
         )
     return (
-        f"facilities ({src}): read as {_DATUM_NAMES[declared]}, their median distance to a street is {current:,.0f} m; "
-        f"read as {_DATUM_NAMES[best]} it would be {medians[best]:,.0f} m. If the list comes from {_DATUM_SOURCES[best]}, "
+        f"facilities ({src}): read as {datums.DATUM_NAMES[declared]}, their median distance to a street is {current:,.0f} m; "
+        f"read as {datums.DATUM_NAMES[best]} it would be {medians[best]:,.0f} m. If the list comes from {_DATUM_SOURCES[best]}, "
         f'declare coord_system = "{best}" ([facilities] in study.toml; CLI --facilities-coord-system {best}).'
     )
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from planner.coverage import Coverage
-from planner.i18n import count_text, indicator_name, target_label, value_text, word
+from planner.i18n import count_text, display_width, indicator_name, target_label, value_text, word
 from planner.kinds import DEFAULT_KINDS, FacilityKind
 from planner.siting.problem import SitingProblem
 from planner.siting.result import SitingResult
@@ -87,7 +86,7 @@ def target_text(column: str, lang: str) -> str:
 def _grid(header: list[str], rows: list[list[str]], *, right_from: int, right: tuple[int, ...] = ()) -> str:
     """A plain text table, columns aligned by display width (Chinese characters count two)."""
     table = [header, *rows]
-    widths = [max(_width(r[j]) for r in table) for j in range(len(header))]
+    widths = [max(display_width(r[j]) for r in table) for j in range(len(header))]
     lines = [
         "  ".join(
             _pad(c, w, right=j >= right_from or j in right)
@@ -340,8 +339,10 @@ def _target_block(
                  word("yes" if r["met"] else "no", lang),
                  "; ".join(x for x in (needed, str(r.get("note") or "")) if x)]  # fmt: skip
         body.append(cells)
-    scope_w = min(24, max(_width(c[0]) for c in [header, *body]))
-    widths = [scope_w] + [max(_width(c[j]) for c in [header, *body]) for j in range(1, len(header) - 1)]
+    scope_w = min(24, max(display_width(c[0]) for c in [header, *body]))
+    widths = [scope_w] + [
+        max(display_width(c[j]) for c in [header, *body]) for j in range(1, len(header) - 1)
+    ]
     for cells in [header, *body]:
         parts = [_pad(_clip(cells[0], scope_w), scope_w)]
         parts += [_pad(c, w, right=True) for c, w in zip(cells[1:-1], widths[1:], strict=True)]
@@ -357,27 +358,20 @@ def _joined(items: list[str], width: int, *, indent: str) -> list[str]:
     """``items`` joined by `` · `` into lines of at most ``width`` columns, breaking between items."""
     lines = [indent + items[0]]
     for item in items[1:]:
-        if _width(lines[-1] + " · " + item) <= width:
+        if display_width(lines[-1] + " · " + item) <= width:
             lines[-1] += " · " + item
         else:
             lines.append(indent + item)
     return [_clip(ln, width) for ln in lines]
 
 
-def _width(text: str) -> int:
-    """Terminal columns of ``text``: wide (CJK) characters count two, combining marks none."""
-    return sum(
-        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
-    )
-
-
 def _clip(text: str, width: int) -> str:
     """``text`` cut to ``width`` columns, with an ellipsis when cut."""
-    if _width(text) <= width:
+    if display_width(text) <= width:
         return text
     out = ""
     for c in text:
-        if _width(out + c) > width - 1:
+        if display_width(out + c) > width - 1:
             break
         out += c
     return out + "…"
@@ -385,7 +379,7 @@ def _clip(text: str, width: int) -> str:
 
 def _pad(text: str, width: int, *, right: bool = False) -> str:
     """``text`` padded with spaces to ``width`` columns (on the left when ``right``)."""
-    fill = " " * max(0, width - _width(text))
+    fill = " " * max(0, width - display_width(text))
     return fill + text if right else text + fill
 
 
