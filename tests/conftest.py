@@ -81,6 +81,12 @@ def lattice() -> pl.WalkNetwork:
     return lattice_network()
 
 
+def distances(a_xy, b_xy) -> np.ndarray:
+    """Straight-line distances, len(a_xy) × len(b_xy) (random geometric covers in the siting tests)."""
+    a_xy, b_xy = np.asarray(a_xy, float), np.asarray(b_xy, float)
+    return np.hypot(*(a_xy[:, None, :] - b_xy[None, :, :]).transpose(2, 0, 1))
+
+
 def points(xy, crs=UTM, **columns) -> gpd.GeoDataFrame:
     xy = np.asarray(xy, float).reshape(-1, 2)
     return gpd.GeoDataFrame(columns, geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=crs)

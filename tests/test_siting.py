@@ -9,7 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY, UTM, lattice_network, points, tiny_study_toml
+from conftest import TINY, UTM, distances, lattice_network, points, tiny_study_toml
 from scipy.optimize import linprog
 from scipy.sparse import csgraph
 
@@ -44,7 +44,7 @@ def geo_instance(seed, n_cells=300, n_cand=60, radius=180.0):
     rng = np.random.default_rng(seed)
     cells = rng.uniform(0, 1000, (n_cells, 2))
     cand = rng.uniform(0, 1000, (n_cand, 2))
-    d = np.hypot(*(cells[:, None, :] - cand[None, :, :]).transpose(2, 0, 1))
+    d = distances(cells, cand)
     w = rng.lognormal(3, 1, n_cells).round(1)
     existing = np.hypot(cells[:, 0] - 500, cells[:, 1] - 500) < 150
     return (d <= radius).astype(float), w, existing, d

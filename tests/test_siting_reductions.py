@@ -22,6 +22,7 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import distances
 from scipy import sparse
 
 from planner import siting as st
@@ -323,9 +324,7 @@ def test_solve_mip_with_an_incumbent_matches_brute_force(seed):
         n, m = int(rng.integers(6, 30)), int(rng.integers(5, 10))
         cells = rng.uniform(0, 4, (n, 2))
         cand = rng.uniform(0, 4, (m, 2))
-        a = (
-            np.hypot(*(cells[:, None, :] - cand[None, :, :]).transpose(2, 0, 1)) <= rng.uniform(0.8, 2)
-        ).astype(float)
+        a = (distances(cells, cand) <= rng.uniform(0.8, 2)).astype(float)
         a = a[a.sum(axis=1) > 0]
         if not len(a):
             continue
@@ -352,9 +351,7 @@ def test_solve_lscp_matches_brute_force_on_geometric_instances(seed):
         n, m = int(rng.integers(6, 40)), int(rng.integers(4, 10))
         cells = rng.uniform(0, 4, (n, 2))
         cand = np.round(rng.uniform(0, 4, (m, 2)))  # rounded: repeated columns
-        a = (
-            np.hypot(*(cells[:, None, :] - cand[None, :, :]).transpose(2, 0, 1)) <= rng.uniform(0.8, 2)
-        ).astype(float)
+        a = (distances(cells, cand) <= rng.uniform(0.8, 2)).astype(float)
         cost = rng.integers(1, 3, m).astype(float) if rng.random() < 0.4 else None
         p = st.SitingProblem.from_coverage_matrix(a, np.ones(n), cost=cost)
         reach = a.sum(axis=1) > 0
@@ -476,7 +473,7 @@ def test_solve_p_median_matches_brute_force_with_fixing(seed):
         n, m = int(rng.integers(10, 40)), int(rng.integers(4, 9))
         cells = rng.uniform(0, 4, (n, 2))
         cand = rng.uniform(0, 4, (m, 2))
-        dist = np.hypot(*(cells[:, None, :] - cand[None, :, :]).transpose(2, 0, 1)) * 5
+        dist = distances(cells, cand) * 5
         mins = np.where(dist <= 20, dist, np.inf)
         w = rng.integers(1, 9, n).astype(float)
         p = st.SitingProblem.from_coverage_matrix((mins <= 10).astype(float), w, minutes=mins, threshold_min=10,

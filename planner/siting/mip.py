@@ -128,6 +128,10 @@ class SolveProgress:
         self.t0 = time.perf_counter()
         self.last = self.t0
         self.lines = 0
+        # added to best and bound: what parts solved before this one (set covering's forced
+        # sites and smaller components) contribute, so the line shows whole-problem figures
+        self.offset = 0.0
+        self.offset_bound = 0.0
 
     def update(self, best: float, bound: float, *, force: bool = False) -> None:
         """Print a line when enabled and due (or ``force``)."""
@@ -138,6 +142,7 @@ class SolveProgress:
             return
         self.last = now
         self.lines += 1
+        best, bound = best + self.offset, bound + self.offset_bound
         gap = rel_gap(best, bound, maximize=self.maximize)
         gap_text = f"{100 * gap:.2f} %" if np.isfinite(gap) else "-"
         best_text = f"{best:,.6g}" if np.isfinite(best) else "-"
