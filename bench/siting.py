@@ -13,7 +13,8 @@ Eldercare: 15 minutes at 3.6 km/h (900 m). Per size, each model with its own tim
 
   planner  mclp greedy      lazy greedy (with its own upper bound)
            mclp             HiGHS: proven optimum, gap on the newly covered people
-           lscp             exact reductions, components, Lagrangian bound, LP (IPM), HiGHS
+           lscp             exact reductions, components, Lagrangian bound, search over pieces
+                            of the cover (small exact MILPs), LP (IPM), HiGHS
            pmedian          greedy + swaps, Lagrangian bound and candidate fixing, HiGHS on the rest
            phased           k sites in 5 phases of k/5, nested, coverage summed over the phases
   spopt    MCLP / LSCP /    spopt 0.7 from_cost_matrix (dense) + PuLP/CBC, on the SAME problem:
